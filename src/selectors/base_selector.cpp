@@ -203,11 +203,13 @@ void BaseSelector::wait(Timeout timeout) {
     throw OverflowError("timeout is too large");
   }
   using Clock = std::chrono::steady_clock;
-  const auto deadline = timeout ? Clock::now() + *timeout : Clock::time_point::max();
+  // Only a positive timeout needs a deadline; polls and endless waits skip the clock read.
+  const bool timed = timeout && *timeout > std::chrono::nanoseconds(0);
+  const auto deadline = timed ? Clock::now() + *timeout : Clock::time_point::max();
   // PEP 475: a signal does not end the wait early; it resumes with the time left.
   while (!backend_wait(timeout, m_ready_fds)) {
     m_ready_fds.clear();
-    if (timeout) {
+    if (timed) {
       timeout =
           std::max(std::chrono::nanoseconds(0),
                    std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - Clock::now()));

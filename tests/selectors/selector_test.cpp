@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -345,13 +346,19 @@ TYPED_TEST(SelectorTest, SignalsDoNotEndABlockingWait) {
   SignalGuard guard;
   SignalGuard::every(5ms);
   std::thread writer([&] {
+    // The signals are for the selecting thread, not this one.
+    sigset_t alarm;
+    sigemptyset(&alarm);
+    sigaddset(&alarm, SIGALRM);
+    pthread_sigmask(SIG_BLOCK, &alarm, nullptr);
     std::this_thread::sleep_for(100ms);
     pair.b.write("x");
   });
   const auto ready = selector.select();
   writer.join();
   EXPECT_EQ(ready_fds(ready), (FdEvents{{pair.a.get(), 1}}));
-  EXPECT_GT(SignalGuard::signals_seen.load(), 2);
+  // ThreadSanitizer defers and merges signals, so only "at least one" holds everywhere.
+  EXPECT_GE(SignalGuard::signals_seen.load(), 1);
 }
 
 TYPED_TEST(SelectorTest, ClosedSelectorRaisesRuntimeError) {
