@@ -51,7 +51,8 @@ std::string os_error_message(int errnum, const std::string& strerror,
 
 OSError::OSError(int errnum, std::string strerror, std::optional<std::string> filename,
                  std::optional<std::string> filename2)
-    : std::system_error(std::error_code(errnum, std::generic_category())),
+    : std::system_error(  // NOLINT(bugprone-throw-keyword-missing): a base, not a throw
+          std::error_code(errnum, std::generic_category())),
       m_errno(errnum),
       m_strerror(strerror.empty() ? os_strerror(errnum) : std::move(strerror)),
       m_filename(std::move(filename)),
@@ -59,7 +60,8 @@ OSError::OSError(int errnum, std::string strerror, std::optional<std::string> fi
       m_what(os_error_message(errnum, *m_strerror, m_filename, m_filename2)) {}
 
 OSError::OSError(std::string message)
-    : std::system_error(std::error_code()), m_what(std::move(message)) {}
+    : std::system_error(std::error_code()),  // NOLINT(bugprone-throw-keyword-missing)
+      m_what(std::move(message)) {}
 
 std::string OSError::repr() const {
   if (m_errno) {

@@ -120,7 +120,7 @@ SelectorKey BaseSelector::register_(FileObject fileobj, Events events, std::any 
   backend_register(fd, events);
   try {
     const auto [it, inserted] =
-        m_keys.emplace(fd, SelectorKey{std::move(fileobj), fd, events, std::move(data)});
+        m_keys.emplace(fd, SelectorKey{fileobj, fd, events, std::move(data)});
     return it->second;
   } catch (...) {
     backend_unregister(fd, events);

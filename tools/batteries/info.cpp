@@ -26,10 +26,14 @@ std::string compiler() {
 std::string default_selector() {
   using selectors::DefaultSelector;
 #if defined(BATTERIES_HAVE_EPOLL_SELECTOR)
-  if (std::is_same_v<DefaultSelector, selectors::EpollSelector>) return "epoll";
+  if (std::is_same_v<DefaultSelector, selectors::EpollSelector>) {
+    return "epoll";
+  }
 #endif
 #if defined(BATTERIES_HAVE_KQUEUE_SELECTOR)
-  if (std::is_same_v<DefaultSelector, selectors::KqueueSelector>) return "kqueue";
+  if (std::is_same_v<DefaultSelector, selectors::KqueueSelector>) {
+    return "kqueue";
+  }
 #endif
   return "poll";
 }

@@ -11,7 +11,7 @@
 
 #include "commands.hpp"
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
   CLI::App app{"batteries: Python 3.4's standard-library additions, in C++20.", "batteries"};
   app.set_version_flag("--version", fmt::format("batteries {}", batteries::version),
                        "Print the version and exit");
@@ -45,5 +45,9 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     fmt::print(stderr, "batteries: error: {}\n", e.what());
   }
+  return 1;
+} catch (const std::exception& e) {
+  // Only setting up the parser can get here (say, out of memory).
+  std::fprintf(stderr, "batteries: error: %s\n", e.what());
   return 1;
 }

@@ -71,6 +71,10 @@ concept HasFileno = requires(T& object) {
   { object.fileno() } -> std::convertible_to<int>;
 };
 
+/// An rvalue with fileno(): refused, since a selector must not keep a reference to it.
+template <class T>
+concept TemporaryWithFileno = HasFileno<T> && !std::is_lvalue_reference_v<T>;
+
 /// A file object as register_() takes it: a file descriptor, or a non-owning reference to
 /// an object with fileno(). The object must outlive its registration; the selector calls
 /// fileno() on it when it is registered and when it is looked up again.
@@ -88,9 +92,8 @@ class FileObject {
         m_fileno(&call_fileno<T>),
         m_repr(&call_repr<T>) {}
   /// A temporary would be gone before the selector uses it.
-  template <HasFileno T>
-  requires(!std::is_lvalue_reference_v<T>) FileObject(T&&)
-  = delete;
+  template <TemporaryWithFileno T>
+  FileObject(T&&) = delete;  // NOLINT(bugprone-forwarding-reference-overload): deleted
 
   /// The descriptor now: the int itself, or object.fileno(). Throws ValueError, as Python's
   /// selectors do, when it is negative or fileno() fails with a ValueError or TypeError.

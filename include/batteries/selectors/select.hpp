@@ -25,8 +25,8 @@ class SelectSelector final : public BaseSelector {
   void backend_close() noexcept override;
 
  private:
-  fd_set m_readers;
-  fd_set m_writers;
+  fd_set m_readers{};
+  fd_set m_writers{};
   int m_max_fd = -1;  // the highest fd in either set, -1 when both are empty
 };
 
