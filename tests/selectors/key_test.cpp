@@ -93,6 +93,21 @@ TEST(FileObjectTest, TemporariesAreRefusedAtCompileTime) {
   static_assert(!std::is_constructible_v<FileObject, std::string>);
 }
 
+// Regression: FileObject has fileno() itself, and copying a non-const one once picked the
+// object constructor, wrapping the FileObject instead of copying it.
+TEST(FileObjectTest, CopiesAreCopies) {
+  FileObject fd = 3;
+  FileObject fd_copy(fd);
+  EXPECT_TRUE(fd_copy.is_fd());
+  EXPECT_EQ(fd_copy, fd);
+  EXPECT_EQ(fd_copy.get<FileObject>(), nullptr);
+  Sock sock;
+  FileObject object = sock;
+  FileObject object_copy = object;
+  EXPECT_EQ(object_copy.get<Sock>(), &sock);
+  EXPECT_EQ(object_copy, object);
+}
+
 TEST(FileObjectTest, FailingFilenoIsInvalidFileObject) {
   Broken broken;
   EXPECT_RAISES_MSG((void)FileObject(broken).fileno(), ValueError, "Invalid file object: <object");

@@ -71,9 +71,16 @@ concept HasFileno = requires(T& object) {
   { object.fileno() } -> std::convertible_to<int>;
 };
 
+class FileObject;
+
+/// A caller's object with fileno(). FileObject has a fileno() too, and is excluded so that
+/// copying one uses the copy constructor instead of wrapping it.
+template <class T>
+concept ForeignFileno = HasFileno<T> && !std::same_as<std::remove_cvref_t<T>, FileObject>;
+
 /// An rvalue with fileno(): refused, since a selector must not keep a reference to it.
 template <class T>
-concept TemporaryWithFileno = HasFileno<T> && !std::is_lvalue_reference_v<T>;
+concept TemporaryWithFileno = ForeignFileno<T> && !std::is_lvalue_reference_v<T>;
 
 /// A file object as register_() takes it: a file descriptor, or a non-owning reference to
 /// an object with fileno(). The object must outlive its registration; the selector calls
@@ -84,7 +91,7 @@ class FileObject {
   FileObject(int fd) noexcept : m_fd(fd) {}  // NOLINT(google-explicit-constructor)
 
   /// An object with fileno(), referred to, not copied.
-  template <HasFileno T>
+  template <ForeignFileno T>
   FileObject(T& object) noexcept  // NOLINT(google-explicit-constructor)
       : m_object(std::addressof(object)),
         m_type(&typeid(T)),
