@@ -196,8 +196,9 @@ BATTERIES_EXCEPTION(TimeoutError, OSError);
   raise_os_error(errno, std::move(filename), std::move(filename2));
 }
 
-/// Python's repr() of a str: quoted with ' (or " when that avoids escapes) and escaped.
-/// Bytes that are not valid UTF-8 are shown as \xNN.
+/// Python's repr() of a str: quoted with ' (or " when that avoids escapes), with Python's
+/// escapes for quotes, backslashes, controls and other non-printable code points (\xNN,
+/// \uNNNN, \UNNNNNNNN). Bytes that are not valid UTF-8 are shown as \xNN.
 [[nodiscard]] std::string py_repr(std::string_view text);
 
 }  // namespace batteries

@@ -42,6 +42,37 @@ std::size_t utf8_sequence(std::string_view text, std::size_t i, char32_t& code_p
   return length;
 }
 
+// Python's str.isprintable() is false for the categories Cc, Cf, Cs, Co, Cn, Zl, Zp and
+// Zs other than the space. Without the full Unicode tables this covers the code points
+// that occur in practice: controls, the formatting and separator blocks, private use and
+// the noncharacters. Unassigned code points elsewhere are shown as they are.
+bool printable(char32_t cp) {
+  if (cp < 0x20 || (cp >= 0x7F && cp <= 0xA0) || cp == 0xAD) return false;
+  if (cp == 0x0600 || cp == 0x0601 || cp == 0x0602 || cp == 0x0603 || cp == 0x0604 ||
+      cp == 0x0605 || cp == 0x061C || cp == 0x06DD || cp == 0x070F || cp == 0x180E) {
+    return false;
+  }
+  if (cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200F) || (cp >= 0x2028 && cp <= 0x202F) ||
+      (cp >= 0x205F && cp <= 0x206F) || cp == 0x3000 || cp == 0xFEFF) {
+    return false;
+  }
+  if ((cp >= 0xE000 && cp <= 0xF8FF) || (cp >= 0xFFF0 && cp <= 0xFFFB) || (cp & 0xFFFE) == 0xFFFE ||
+      (cp >= 0xFDD0 && cp <= 0xFDEF)) {
+    return false;
+  }
+  if (cp >= 0xF0000) return false;  // planes 15 and 16: private use
+  if (cp >= 0xE0000 && cp <= 0xE0FFF) return cp >= 0xE0100 && cp <= 0xE01EF;  // tags: Cf
+  return true;
+}
+
+// Python's escape for a non-printable code point: \xNN, \uNNNN or \UNNNNNNNN.
+std::string escape(char32_t cp) {
+  const auto value = static_cast<std::uint32_t>(cp);
+  if (value < 0x100) return fmt::format("\\x{:02x}", value);
+  if (value < 0x10000) return fmt::format("\\u{:04x}", value);
+  return fmt::format("\\U{:08x}", value);
+}
+
 }  // namespace
 
 std::string py_repr(std::string_view text) {
@@ -71,9 +102,8 @@ std::string py_repr(std::string_view text) {
       out += "\\r";
     } else if (cp == '\t') {
       out += "\\t";
-    } else if (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0xA0) || cp == 0xAD) {
-      // C0/C1 controls, NBSP and the soft hyphen are not printable to Python.
-      out += fmt::format("\\x{:02x}", static_cast<std::uint32_t>(cp));
+    } else if (!printable(cp)) {
+      out += escape(cp);
     } else {
       out.append(text.substr(i, length));
     }

@@ -42,6 +42,18 @@ TEST(PyRepr, AgreesWithCPython) {
       "\xe2\x82\xac euro",
       "\xf0\x9f\x90\x8d snake",
       "soft\xc2\xadhyphen",
+      "line\xe2\x80\xa8sep",
+      "zero\xe2\x80\x8bwidth",
+      "bom\xef\xbb\xbf",
+      "ideo\xe3\x80\x80space",
+      "private\xee\x80\x80",
+      "nonchar\xef\xbf\xbf",
+      "plane16\xf4\x8f\xbf\xbd",
+      "tag\xf3\xa0\x80\x81",
+      "variation\xf3\xa0\x84\x80",
+      "arabic\xd8\x80",
+      "cjk\xe4\xb8\xad",
+      "greek\xce\xb1",
   };
   std::string script = "import sys\nfor line in sys.argv[1:]: pass\nxs = [";
   for (const auto& c : cases) {
