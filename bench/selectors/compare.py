@@ -6,13 +6,15 @@ cost per call and the ratios.
     python3 bench/selectors/compare.py --binary build/release/bench/selectors_bench
 """
 import argparse
+import contextlib
 import json
 import resource
+import select
 import selectors
 import socket
 import subprocess
 import sys
-import time
+import timeit
 
 SIZES = (10, 1000, 10000)
 
@@ -23,72 +25,44 @@ def raise_fd_limit(wanted):
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
 
 
-def python_ns_per_call(n, min_time):
-    """Best of 5 timings of DefaultSelector.select(0) with n fds registered, one ready."""
+def best_ns_per_call(stmt, namespace, min_time):
+    """Best of 5 timeit runs of stmt (compiled inline, so no wrapper call is timed), with a
+    loop count calibrated to fill min_time."""
+    timer = timeit.Timer(stmt, globals=namespace)
+    loops = 1
+    while timer.timeit(loops) < min_time / 5:
+        loops *= 4
+    return min(timer.repeat(repeat=5, number=loops)) / loops * 1e9
+
+
+@contextlib.contextmanager
+def socketpairs_one_ready(n):
+    """n descriptors as n/2 socketpairs, with the middle pair's first end readable."""
     pairs = [socket.socketpair() for _ in range(n // 2)]
-    sel = selectors.DefaultSelector()
     try:
-        for a, b in pairs:
-            sel.register(a, selectors.EVENT_READ)
-            sel.register(b, selectors.EVENT_READ)
         pairs[len(pairs) // 2][1].send(b"x")
-        assert len(sel.select(0)) == 1
-        select = sel.select
-        loops = 1
-        while True:  # calibrate: enough calls to fill min_time
-            start = time.perf_counter()
-            for _ in range(loops):
-                select(0)
-            elapsed = time.perf_counter() - start
-            if elapsed >= min_time / 5:
-                break
-            loops *= 4
-        best = elapsed / loops
-        for _ in range(4):
-            start = time.perf_counter()
-            for _ in range(loops):
-                select(0)
-            best = min(best, (time.perf_counter() - start) / loops)
-        return best * 1e9
+        yield [s for pair in pairs for s in pair]
     finally:
-        sel.close()
         for a, b in pairs:
             a.close()
             b.close()
+
+
+def python_ns_per_call(n, min_time):
+    """DefaultSelector.select(0) with n fds registered, one ready."""
+    with socketpairs_one_ready(n) as socks, selectors.DefaultSelector() as sel:
+        for sock in socks:
+            sel.register(sock, selectors.EVENT_READ)
+        assert len(sel.select(0)) == 1
+        return best_ns_per_call("select(0)", {"select": sel.select}, min_time)
 
 
 def python_raw_poll_ns(n, min_time):
     """Python's select.epoll.poll(0) alone, the C call under DefaultSelector.select()."""
-    import select as _select
-    pairs = [socket.socketpair() for _ in range(n // 2)]
-    ep = _select.epoll()
-    try:
-        for a, b in pairs:
-            ep.register(a.fileno(), _select.EPOLLIN)
-            ep.register(b.fileno(), _select.EPOLLIN)
-        pairs[len(pairs) // 2][1].send(b"x")
-        poll = ep.poll
-        loops = 1
-        while True:
-            start = time.perf_counter()
-            for _ in range(loops):
-                poll(0, n)
-            elapsed = time.perf_counter() - start
-            if elapsed >= min_time / 5:
-                break
-            loops *= 4
-        best = elapsed / loops
-        for _ in range(4):
-            start = time.perf_counter()
-            for _ in range(loops):
-                poll(0, n)
-            best = min(best, (time.perf_counter() - start) / loops)
-        return best * 1e9
-    finally:
-        ep.close()
-        for a, b in pairs:
-            a.close()
-            b.close()
+    with socketpairs_one_ready(n) as socks, select.epoll() as ep:
+        for sock in socks:
+            ep.register(sock.fileno(), select.EPOLLIN)
+        return best_ns_per_call("poll(0, n)", {"poll": ep.poll, "n": n}, min_time)
 
 
 def batteries_ns_per_call(binary, min_time):

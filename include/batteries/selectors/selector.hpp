@@ -10,6 +10,10 @@
 //
 // Thread-safety: a selector is not thread-safe; calls on one selector need external
 // synchronization. Distinct selectors may be used from different threads at once.
+//
+// Lifetime: a selector owns its kernel object (the epoll or kqueue descriptor), closes it
+// in its destructor, and can be neither copied nor moved, since get_map() hands out a view
+// that points back at it; hold it in a std::unique_ptr to pass it around.
 #pragma once
 
 #include <batteries/errors.hpp>
