@@ -7,10 +7,14 @@
 
 namespace batteries::cli {
 
-/// What a subcommand registers: the code run when it was chosen. It returns the exit status.
-using Run = std::function<int()>;
+/// What a subcommand registers: its CLI11 subcommand, and the code run when it was chosen,
+/// which returns the exit status.
+struct Command {
+  CLI::App* app;
+  std::function<int()> run;
+};
 
 /// `batteries info`: the version, the compiler and the backends this build has.
-Run add_info(CLI::App& app);
+Command add_info(CLI::App& app);
 
 }  // namespace batteries::cli

@@ -40,22 +40,23 @@ std::string default_selector() {
 
 }  // namespace
 
-Run add_info(CLI::App& app) {
-  app.add_subcommand("info", "Show the version, the compiler and the available backends");
-  return [] {
-    fmt::print("batteries {}\n", version);
-    fmt::print("compiler: {}, C++ {}\n", compiler(), __cplusplus);
-    std::string available;
+Command add_info(CLI::App& app) {
+  CLI::App* info =
+      app.add_subcommand("info", "Show the version, the compiler and the available backends");
+  return {info, [] {
+            fmt::print("batteries {}\n", version);
+            fmt::print("compiler: {}, C++ {}\n", compiler(), __cplusplus);
+            std::string available;
 #if defined(BATTERIES_HAVE_EPOLL_SELECTOR)
-    available += "epoll ";
+            available += "epoll ";
 #endif
 #if defined(BATTERIES_HAVE_KQUEUE_SELECTOR)
-    available += "kqueue ";
+            available += "kqueue ";
 #endif
-    available += "poll select";
-    fmt::print("selectors: {} (default: {})\n", available, default_selector());
-    return 0;
-  };
+            available += "poll select";
+            fmt::print("selectors: {} (default: {})\n", available, default_selector());
+            return 0;
+          }};
 }
 
 }  // namespace batteries::cli

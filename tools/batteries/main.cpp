@@ -6,7 +6,6 @@
 
 #include <cstdio>
 #include <exception>
-#include <utility>
 #include <vector>
 
 #include "commands.hpp"
@@ -17,12 +16,9 @@ int main(int argc, char** argv) try {
                        "Print the version and exit");
   app.require_subcommand(0, 1);
 
-  std::vector<std::pair<CLI::App*, batteries::cli::Run>> commands;
-  auto add = [&](batteries::cli::Run (*add_command)(CLI::App&)) {
-    batteries::cli::Run run = add_command(app);
-    commands.emplace_back(app.get_subcommands({}).back(), std::move(run));
+  const std::vector<batteries::cli::Command> commands = {
+      batteries::cli::add_info(app),
   };
-  add(&batteries::cli::add_info);
 
   try {
     app.parse(argc, argv);
@@ -32,9 +28,9 @@ int main(int argc, char** argv) try {
   }
 
   try {
-    for (auto& [command, run] : commands) {
-      if (command->parsed()) {
-        return run();
+    for (const auto& command : commands) {
+      if (command.app->parsed()) {
+        return command.run();
       }
     }
     // No subcommand: show what there is, as pip does.
