@@ -20,6 +20,7 @@
 
 #include "batteries/enum/detail/meta.hpp"
 #include "batteries/enum/options.hpp"
+#include "batteries/errors.hpp"  // the exceptions these functions raise
 
 namespace batteries::enums {
 

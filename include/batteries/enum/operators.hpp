@@ -31,14 +31,16 @@ constexpr E operator^(E a, E b) noexcept {
   return static_cast<E>(value(a) ^ value(b));
 }
 
-/// Python 3.11's `~`: within the single-bit members for STRICT and CONFORM; for KEEP and
-/// EJECT the complement of the whole value, brought back to the flag's bits.
+/// Python 3.11's `~`: within the single-bit members for STRICT and CONFORM; for KEEP the
+/// complement of the whole value, brought back to the flag's bits as Python does (a result
+/// wider than the underlying type wraps). Where Python's EJECT would give a plain int, an
+/// EJECT flag here gives the complement within the single-bit members, as CONFORM does.
 template <FlagEnumeration E>
 constexpr E operator~(E a) noexcept {
   using M = detail::Meta<E>;
   using U = std::underlying_type_t<E>;
   const detail::i128 v = value(a);
-  if constexpr (M::boundary == FlagBoundary::STRICT || M::boundary == FlagBoundary::CONFORM) {
+  if constexpr (M::boundary != FlagBoundary::KEEP) {
     return static_cast<E>(static_cast<U>(M::singles_mask & ~v));
   } else {
     return static_cast<E>(static_cast<U>(detail::resolve_flag<E>(~v, FlagBoundary::KEEP).value));

@@ -82,6 +82,12 @@ inline constexpr Options options_v = resolve_options<E>();
 
 template <class E>
 inline constexpr Kind kind_v = options_v<E>.kind;
+// The library's own vocabulary enums are compared inside resolve_options(); settling their
+// kind here keeps the operators' constraints from depending on themselves.
+template <>
+inline constexpr Kind kind_v<Kind> = Kind::Enum;
+template <>
+inline constexpr Kind kind_v<FlagBoundary> = Kind::Enum;
 
 template <class E>
 inline constexpr bool is_flag_v = kind_v<E> == Kind::Flag || kind_v<E> == Kind::IntFlag;
