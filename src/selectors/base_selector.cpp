@@ -40,7 +40,7 @@ std::string SelectorKey::repr() const {
                                                  : "<object>";
   }
   return fmt::format("SelectorKey(fileobj={}, fd={}, events={}, data={})", fileobj.repr(), fd,
-                     events.str(), shown);
+                     enums::str(events), shown);
 }
 
 // ---- SelectorMapping ----
@@ -67,11 +67,15 @@ std::optional<SelectorKey> SelectorMapping::get(const FileObject& fileobj) const
 
 namespace {
 
-bool valid_events(Events events) { return events && !(events & ~(EVENT_READ | EVENT_WRITE)); }
+// Checked on the integer: an IntFlag's ~ stays within its members, so it cannot show stray bits.
+bool valid_events(Events events) {
+  const unsigned bits = enums::value(events);
+  return bits != 0 && (bits & ~enums::value(EVENT_READ | EVENT_WRITE)) == 0;
+}
 
 void check_events(Events events) {
   if (!valid_events(events)) {
-    throw ValueError(fmt::format("Invalid events: {}", events.value()));
+    throw ValueError(fmt::format("Invalid events: {}", enums::value(events)));
   }
 }
 
@@ -227,7 +231,7 @@ std::vector<BaseSelector::Ready> BaseSelector::select_keys(Timeout timeout) {
   ready.reserve(m_ready_fds.size());
   for (const auto& [fd, events] : m_ready_fds) {
     if (const auto it = m_keys.find(fd); it != m_keys.end()) {
-      if (const Events mine = events & it->second.events) {
+      if (const Events mine = events & it->second.events; mine != 0) {
         ready.emplace_back(it->second, mine);
       }
     }
@@ -240,7 +244,7 @@ std::size_t BaseSelector::select(std::vector<ReadyRef>& ready, Timeout timeout) 
   wait(timeout);
   for (const auto& [fd, events] : m_ready_fds) {
     if (const auto it = m_keys.find(fd); it != m_keys.end()) {
-      if (const Events mine = events & it->second.events) {
+      if (const Events mine = events & it->second.events; mine != 0) {
         ready.emplace_back(&it->second, mine);
       }
     }

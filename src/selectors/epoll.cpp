@@ -12,10 +12,10 @@ namespace {
 
 std::uint32_t to_epoll(Events events) {
   std::uint32_t bits = 0;
-  if (events & EVENT_READ) {
+  if ((events & EVENT_READ) != 0) {
     bits |= EPOLLIN;
   }
-  if (events & EVENT_WRITE) {
+  if ((events & EVENT_WRITE) != 0) {
     bits |= EPOLLOUT;
   }
   return bits;
@@ -24,7 +24,7 @@ std::uint32_t to_epoll(Events events) {
 // Errors and hang-ups wake both directions, as Python maps them: anything but EPOLLIN
 // counts as writable, anything but EPOLLOUT as readable.
 Events from_epoll(std::uint32_t bits) {
-  Events events;
+  Events events{};
   if (bits & ~static_cast<std::uint32_t>(EPOLLIN)) {
     events |= EVENT_WRITE;
   }

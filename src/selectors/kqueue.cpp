@@ -20,10 +20,10 @@ KqueueSelector::KqueueSelector() : m_kq(::kqueue()) {
 void KqueueSelector::change(int fd, Events events, unsigned short flags) {
   struct kevent changes[2];
   int n = 0;
-  if (events & EVENT_READ) {
+  if ((events & EVENT_READ) != 0) {
     EV_SET(&changes[n++], static_cast<uintptr_t>(fd), EVFILT_READ, flags, 0, 0, nullptr);
   }
-  if (events & EVENT_WRITE) {
+  if ((events & EVENT_WRITE) != 0) {
     EV_SET(&changes[n++], static_cast<uintptr_t>(fd), EVFILT_WRITE, flags, 0, 0, nullptr);
   }
   if (n > 0 && ::kevent(m_kq, changes, n, nullptr, 0, nullptr) < 0) {
@@ -33,7 +33,7 @@ void KqueueSelector::change(int fd, Events events, unsigned short flags) {
 
 namespace {
 std::size_t filter_count(Events events) {
-  return (events & EVENT_READ ? 1 : 0) + (events & EVENT_WRITE ? 1 : 0);
+  return ((events & EVENT_READ) != 0 ? 1 : 0) + ((events & EVENT_WRITE) != 0 ? 1 : 0);
 }
 }  // namespace
 
@@ -52,7 +52,7 @@ void KqueueSelector::backend_register(int fd, Events events) {
 void KqueueSelector::backend_unregister(int fd, Events events) noexcept {
   // Deleting filters of a closed fd fails; the kernel dropped them already.
   for (const Events one : {EVENT_READ, EVENT_WRITE}) {
-    if (events & one) {
+    if ((events & one) != 0) {
       try {
         change(fd, one, EV_DELETE);
       } catch (const OSError&) {
@@ -66,7 +66,7 @@ void KqueueSelector::backend_modify(int fd, Events old_events, Events new_events
   const Events removed = old_events & ~new_events;
   const Events added = new_events & ~old_events;
   backend_unregister(fd, removed);
-  if (added) {
+  if (added != 0) {
     change(fd, added, EV_ADD);
     m_filters += filter_count(added);
   }

@@ -9,10 +9,10 @@ namespace {
 
 short to_poll(Events events) {
   short bits = 0;
-  if (events & EVENT_READ) {
+  if ((events & EVENT_READ) != 0) {
     bits |= POLLIN;
   }
-  if (events & EVENT_WRITE) {
+  if ((events & EVENT_WRITE) != 0) {
     bits |= POLLOUT;
   }
   return bits;
@@ -21,7 +21,7 @@ short to_poll(Events events) {
 // POLLERR, POLLHUP and POLLNVAL wake both directions, as in Python.
 Events from_poll(short revents) {
   const auto bits = static_cast<unsigned short>(revents);
-  Events events;
+  Events events{};
   if (bits & ~static_cast<unsigned short>(POLLIN)) {
     events |= EVENT_WRITE;
   }

@@ -28,17 +28,17 @@ void SelectSelector::backend_unregister(int fd, Events events) noexcept {
 }
 
 void SelectSelector::backend_modify(int fd, Events, Events new_events) {
-  if (new_events & EVENT_READ) {
+  if ((new_events & EVENT_READ) != 0) {
     FD_SET(fd, &m_readers);
   } else {
     FD_CLR(fd, &m_readers);
   }
-  if (new_events & EVENT_WRITE) {
+  if ((new_events & EVENT_WRITE) != 0) {
     FD_SET(fd, &m_writers);
   } else {
     FD_CLR(fd, &m_writers);
   }
-  if (new_events && fd > m_max_fd) {
+  if (new_events != 0 && fd > m_max_fd) {
     m_max_fd = fd;
   }
   while (m_max_fd >= 0 && !FD_ISSET(m_max_fd, &m_readers) && !FD_ISSET(m_max_fd, &m_writers)) {
@@ -65,14 +65,14 @@ bool SelectSelector::backend_wait(Timeout timeout, std::vector<std::pair<int, Ev
     raise_errno();
   }
   for (int fd = 0; fd <= m_max_fd && n > 0; ++fd) {
-    Events events;
+    Events events{};
     if (FD_ISSET(fd, &readable)) {
       events |= EVENT_READ;
     }
     if (FD_ISSET(fd, &writable)) {
       events |= EVENT_WRITE;
     }
-    if (events) {
+    if (events != 0) {
       ready.emplace_back(fd, events);
     }
   }

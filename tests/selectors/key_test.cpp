@@ -10,24 +10,35 @@
 namespace batteries::selectors {
 namespace {
 
+namespace enums = batteries::enums;
+
 TEST(Events, CombineAndTestLikePythonInts) {
-  static_assert(EVENT_READ.value() == 1 && EVENT_WRITE.value() == 2);  // Python's values
+  static_assert(enums::value(EVENT_READ) == 1 && enums::value(EVENT_WRITE) == 2);  // Python's
   constexpr Events both = EVENT_READ | EVENT_WRITE;
-  static_assert(both.value() == 3);
-  static_assert(static_cast<bool>(both & EVENT_READ));
-  static_assert(!(EVENT_READ & EVENT_WRITE));
+  static_assert(enums::value(both) == 3);
+  static_assert((both & EVENT_READ) != 0);
+  static_assert((EVENT_READ & EVENT_WRITE) == 0);
+  static_assert(enums::contains(both, EVENT_READ));  // Python's EVENT_READ in mask
   static_assert((both & ~EVENT_READ) == EVENT_WRITE);
   static_assert((both ^ EVENT_WRITE) == EVENT_READ);
-  Events e;
-  EXPECT_FALSE(e);
+  Events e{};
+  EXPECT_FALSE(enums::bool_(e));
   e |= EVENT_WRITE;
   EXPECT_EQ(e, EVENT_WRITE);
   e &= EVENT_READ;
   EXPECT_EQ(e, Events());
 }
 
+TEST(Events, IsAnIntFlag) {
+  static_assert(enums::kind<Events>() == enums::Kind::IntFlag);
+  EXPECT_EQ(enums::name(EVENT_READ | EVENT_WRITE), "EVENT_READ|EVENT_WRITE");
+  EXPECT_EQ(enums::repr(EVENT_WRITE), "<Events.EVENT_WRITE: 2>");
+  EXPECT_EQ(enums::from_value<Events>(1), EVENT_READ);
+  EXPECT_EQ(enums::count<Events>(), 2u);
+}
+
 TEST(Events, PrintsAsPythonPrintsTheInt) {
-  EXPECT_EQ((EVENT_READ | EVENT_WRITE).str(), "3");
+  EXPECT_EQ(enums::str(EVENT_READ | EVENT_WRITE), "3");
   std::ostringstream out;
   out << EVENT_WRITE;
   EXPECT_EQ(out.str(), "2");

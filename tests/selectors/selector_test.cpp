@@ -65,7 +65,7 @@ TYPED_TEST_SUITE(SelectorTest, Implementations, Names);
 std::vector<std::pair<int, unsigned>> ready_fds(const std::vector<BaseSelector::Ready>& ready) {
   std::vector<std::pair<int, unsigned>> out;
   for (const auto& [key, events] : ready) {
-    out.emplace_back(key.fd, events.value());
+    out.emplace_back(key.fd, batteries::enums::value(events));
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -162,10 +162,11 @@ TYPED_TEST(SelectorTest, WritableAndReadableOnSocketPair) {
   TypeParam selector;
   SocketPair pair;
   selector.register_(pair.a.get(), EVENT_READ | EVENT_WRITE);
-  EXPECT_EQ(ready_fds(selector.select(0)), (FdEvents{{pair.a.get(), EVENT_WRITE.value()}}));
+  EXPECT_EQ(ready_fds(selector.select(0)),
+            (FdEvents{{pair.a.get(), batteries::enums::value(EVENT_WRITE)}}));
   pair.b.write("x");
   EXPECT_EQ(ready_fds(selector.select(0)),
-            (FdEvents{{pair.a.get(), (EVENT_READ | EVENT_WRITE).value()}}));
+            (FdEvents{{pair.a.get(), batteries::enums::value(EVENT_READ | EVENT_WRITE)}}));
 }
 
 TYPED_TEST(SelectorTest, ReadableOnPipe) {
@@ -198,7 +199,7 @@ TYPED_TEST(SelectorTest, PeerThatClosesMakesItReadable) {
   const auto ready = selector.select(1.0);
   ASSERT_EQ(ready.size(), 1u);
   EXPECT_EQ(ready[0].first.fd, pair.a.get());
-  EXPECT_TRUE(ready[0].second & EVENT_READ);
+  EXPECT_TRUE(batteries::enums::contains(ready[0].second, EVENT_READ));
   EXPECT_EQ(pair.a.read(), "");  // end of file
 }
 

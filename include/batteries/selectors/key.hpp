@@ -1,7 +1,7 @@
 // The values a selector hands out: event masks, registered file objects and SelectorKey.
 //
-// Events is Python's EVENT_READ / EVENT_WRITE bit mask as a small value type: combine with |,
-// test with `if (mask & EVENT_READ)`. FileObject is what register_() accepts: a plain file
+// Events is Python's EVENT_READ / EVENT_WRITE bit mask as an IntFlag enum: combine with |,
+// test with `(mask & EVENT_READ) != 0`. FileObject is what register_() accepts: a plain file
 // descriptor (an int) or a reference to any object with a fileno() method, kept without
 // owning it. SelectorKey is Python's namedtuple: fileobj, fd, events and data, where data is
 // a std::any holding whatever the caller chose; std::any_cast reads it back type-safely.
@@ -9,6 +9,7 @@
 // Thread-safety: these are plain values; distinct objects may be used from any thread.
 #pragma once
 
+#include <batteries/enum.hpp>
 #include <batteries/errors.hpp>
 
 #include <fmt/format.h>
@@ -23,47 +24,17 @@
 
 namespace batteries::selectors {
 
-/// A set of I/O events: EVENT_READ, EVENT_WRITE, or both.
-class Events {
- public:
-  constexpr Events() noexcept = default;
-  /// Any bit pattern can be made; register_() and modify() reject the invalid ones with
-  /// ValueError, as Python does.
-  constexpr explicit Events(unsigned bits) noexcept : m_bits(bits) {}
-
-  [[nodiscard]] constexpr unsigned value() const noexcept { return m_bits; }
-  /// True when any event is set, so that `if (events & EVENT_READ)` reads as in Python.
-  constexpr explicit operator bool() const noexcept { return m_bits != 0; }
-
-  friend constexpr Events operator|(Events a, Events b) noexcept {
-    return Events(a.m_bits | b.m_bits);
-  }
-  friend constexpr Events operator&(Events a, Events b) noexcept {
-    return Events(a.m_bits & b.m_bits);
-  }
-  friend constexpr Events operator^(Events a, Events b) noexcept {
-    return Events(a.m_bits ^ b.m_bits);
-  }
-  friend constexpr Events operator~(Events a) noexcept { return Events(~a.m_bits); }
-  constexpr Events& operator|=(Events other) noexcept { return *this = *this | other; }
-  constexpr Events& operator&=(Events other) noexcept { return *this = *this & other; }
-  constexpr Events& operator^=(Events other) noexcept { return *this = *this ^ other; }
-  friend constexpr bool operator==(Events, Events) noexcept = default;
-
-  /// Python's str() of the mask, which is an int there: "1", "2", "3".
-  [[nodiscard]] std::string str() const { return std::to_string(m_bits); }
-  [[nodiscard]] std::string repr() const { return str(); }
-
- private:
-  unsigned m_bits = 0;
-};
+/// A set of I/O events: EVENT_READ, EVENT_WRITE, or both. An IntFlag (batteries::enums):
+/// combine with |, test with `(mask & EVENT_READ) != 0` or `enums::contains(mask, EVENT_READ)`
+/// (Python's `EVENT_READ in mask`), print as the integer Python prints ("1", "3"), and get
+/// names from enums::name(). Any bit pattern can be made, `Events(4)`; register_() and
+/// modify() reject the invalid ones with ValueError, as Python does.
+BATTERIES_INT_FLAG(Events, unsigned, (EVENT_READ, 1), (EVENT_WRITE, 2));
 
 /// Readable: data to read, a connection to accept, or end of file.
-inline constexpr Events EVENT_READ{1};
+inline constexpr Events EVENT_READ = Events::EVENT_READ;
 /// Writable: room in the send buffer, or a connect() that finished.
-inline constexpr Events EVENT_WRITE{2};
-
-inline std::ostream& operator<<(std::ostream& out, Events events) { return out << events.str(); }
+inline constexpr Events EVENT_WRITE = Events::EVENT_WRITE;
 
 /// Anything with an `int fileno()` method: sockets, pipes, files of the caller's own types.
 template <class T>
@@ -161,7 +132,7 @@ inline std::ostream& operator<<(std::ostream& out, const FileObject& fileobj) {
 struct SelectorKey {
   FileObject fileobj;  ///< what was registered
   int fd;              ///< its descriptor at registration
-  Events events;       ///< the events waited for
+  Events events{};     ///< the events waited for
   std::any data;       ///< the caller's data; std::any_cast<T>(key.data) reads it
 
   /// `SelectorKey(fileobj=5, fd=5, events=1, data=<int>)`; data shows its type only, since
@@ -176,12 +147,6 @@ inline std::ostream& operator<<(std::ostream& out, const SelectorKey& key) {
 
 }  // namespace batteries::selectors
 
-template <>
-struct fmt::formatter<batteries::selectors::Events> : fmt::formatter<std::string> {
-  auto format(batteries::selectors::Events events, fmt::format_context& ctx) const {
-    return fmt::formatter<std::string>::format(events.str(), ctx);
-  }
-};
 template <>
 struct fmt::formatter<batteries::selectors::FileObject> : fmt::formatter<std::string> {
   auto format(const batteries::selectors::FileObject& fileobj, fmt::format_context& ctx) const {
