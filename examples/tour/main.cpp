@@ -12,6 +12,7 @@
 int main(int argc, char** argv) {
   const std::map<std::string, std::function<void()>> sections = {
       {"errors", tour::errors},
+      {"enum", tour::enum_},
       {"selectors", tour::selectors},
   };
   fmt::print("batteries {}: a tour of Python's batteries in C++20\n", batteries::version);

@@ -11,6 +11,7 @@ namespace tour {
 inline void heading(std::string_view title) { fmt::print("\n== {} ==\n", title); }
 
 void errors();
+void enum_();  // `enum` is a C++ keyword
 void selectors();
 
 }  // namespace tour
