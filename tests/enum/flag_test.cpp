@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <batteries/enum.hpp>
+#include <ranges>
 #include <string>
 #include <vector>
 
@@ -171,4 +172,22 @@ TEST(Flag, ContainsForFlags) {
   EXPECT_FALSE(e::contains<Perm>(8));
   EXPECT_FALSE(e::contains<Perm>(-1));
   EXPECT_TRUE(e::contains<Shade>(0));
+}
+
+TEST(Flag, MembersOfAValueIsAnInputRange) {
+  static_assert(std::ranges::input_range<e::FlagMembers<Perm>>);
+  static_assert(std::ranges::forward_range<e::FlagMembers<Perm>>);
+  std::vector<Perm> all(std::ranges::begin(e::members(Perm::R | Perm::W | Perm::X)),
+                        std::ranges::end(e::members(Perm::R | Perm::W | Perm::X)));
+  EXPECT_EQ(all, (std::vector<Perm>{Perm::R, Perm::W, Perm::X}));
+}
+
+namespace fl {
+// Aliases of a multi-bit member must not repeat it in composite names.
+BATTERIES_FLAG(Dup, unsigned, (A, 1), (BC, 6), (CB, 6), (D, 16));
+}  // namespace fl
+
+TEST(Flag, AliasOfAMultiBitMemberIsNamedOnce) {
+  EXPECT_EQ(e::repr(e::from_value<Dup>(23)), "<Dup.A|D|BC: 23>");
+  EXPECT_EQ(e::repr(Dup::CB), "<Dup.BC: 6>");
 }

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <limits>
 #include <optional>
+#include <ranges>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -153,18 +154,13 @@ std::optional<std::string> flag_name(i128 v) {
     }
   }
   if ((v & ~M::singles_mask) != 0) {
-    std::array<std::uint16_t, 64> multi{};  // multi-bit members already named
-    std::size_t n_multi = 0;
+    // Multi-bit members contained in v, in definition order. Aliases are skipped: they name a
+    // member already considered (Python's `pm not in members`).
     for (std::size_t i = 0; i < M::size; ++i) {
-      const std::uint16_t c = M::first[i];
-      const i128 cv = static_cast<i128>(M::values[c]);
-      if (cv == 0 || (cv & v) != cv || M::single_bit(M::values[c])) continue;
-      bool seen = false;
-      for (std::size_t k = 0; k < n_multi; ++k) seen = seen || multi[k] == c;
-      if (seen) continue;
-      if (n_multi < multi.size()) multi[n_multi++] = c;
+      const i128 cv = static_cast<i128>(M::values[i]);
+      if (M::first[i] != i || cv == 0 || (cv & v) != cv || M::single_bit(M::values[i])) continue;
       if (!out.empty()) out += '|';
-      out += M::names[c];
+      out += M::names[i];
       combined |= cv;
     }
   }
@@ -355,7 +351,7 @@ template <FlagEnumeration E>
 
 /// The canonical single-bit members set in a flag value, in definition order: `list(value)`.
 template <FlagEnumeration E>
-class FlagMembers {
+class FlagMembers : public std::ranges::view_interface<FlagMembers<E>> {
  public:
   class iterator {
    public:
@@ -497,3 +493,7 @@ consteval bool unique() {
 }
 
 }  // namespace batteries::enums
+
+/// A FlagMembers holds only the bits; its iterators do not point into it.
+template <class E>
+inline constexpr bool std::ranges::enable_borrowed_range<batteries::enums::FlagMembers<E>> = true;
