@@ -351,7 +351,7 @@ template <FlagEnumeration E>
 
 /// The canonical single-bit members set in a flag value, in definition order: `list(value)`.
 template <FlagEnumeration E>
-class FlagMembers : public std::ranges::view_interface<FlagMembers<E>> {
+class FlagMembers {
  public:
   class iterator {
    public:
