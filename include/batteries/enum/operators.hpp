@@ -120,45 +120,31 @@ constexpr auto operator-(E a) noexcept {
   return -value(a);
 }
 
-#define BATTERIES_ENUM_INT_ARITHMETIC_(OP)        \
-  template <IntEnumeration E, detail::Integer T>  \
-  constexpr auto operator OP(E a, T b) noexcept { \
-    return value(a) OP b;                         \
-  }                                               \
-  template <IntEnumeration E, detail::Integer T>  \
-  constexpr auto operator OP(T a, E b) noexcept { \
-    return a OP value(b);                         \
-  }                                               \
-  template <IntEnumeration E>                     \
-  constexpr auto operator OP(E a, E b) noexcept { \
-    return value(a) OP value(b);                  \
-  }
-BATTERIES_ENUM_INT_ARITHMETIC_(+)
-BATTERIES_ENUM_INT_ARITHMETIC_(-)
-BATTERIES_ENUM_INT_ARITHMETIC_(*)
-#undef BATTERIES_ENUM_INT_ARITHMETIC_
-
 // IntEnum (not IntFlag) bitwise operations give plain integers, as in Python.
 template <class E>
 concept IntEnumOnly = IntEnumeration<E> && !FlagEnumeration<E>;
 
-#define BATTERIES_ENUM_INT_BITWISE_(OP)           \
-  template <IntEnumOnly E, detail::Integer T>     \
+// OP between a member and an integer, either way round, or two members: the integer result.
+#define BATTERIES_ENUM_INT_OPERATOR_(CONCEPT, OP) \
+  template <CONCEPT E, detail::Integer T>         \
   constexpr auto operator OP(E a, T b) noexcept { \
     return value(a) OP b;                         \
   }                                               \
-  template <IntEnumOnly E, detail::Integer T>     \
+  template <CONCEPT E, detail::Integer T>         \
   constexpr auto operator OP(T a, E b) noexcept { \
     return a OP value(b);                         \
   }                                               \
-  template <IntEnumOnly E>                        \
+  template <CONCEPT E>                            \
   constexpr auto operator OP(E a, E b) noexcept { \
     return value(a) OP value(b);                  \
   }
-BATTERIES_ENUM_INT_BITWISE_(|)
-BATTERIES_ENUM_INT_BITWISE_(&)
-BATTERIES_ENUM_INT_BITWISE_(^)
-#undef BATTERIES_ENUM_INT_BITWISE_
+BATTERIES_ENUM_INT_OPERATOR_(IntEnumeration, +)
+BATTERIES_ENUM_INT_OPERATOR_(IntEnumeration, -)
+BATTERIES_ENUM_INT_OPERATOR_(IntEnumeration, *)
+BATTERIES_ENUM_INT_OPERATOR_(IntEnumOnly, |)
+BATTERIES_ENUM_INT_OPERATOR_(IntEnumOnly, &)
+BATTERIES_ENUM_INT_OPERATOR_(IntEnumOnly, ^)
+#undef BATTERIES_ENUM_INT_OPERATOR_
 
 template <IntEnumOnly E>
 constexpr auto operator~(E a) noexcept {
