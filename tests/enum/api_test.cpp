@@ -4,6 +4,7 @@
 
 #include <batteries/enum.hpp>
 #include <optional>
+#include <random>
 #include <sstream>
 #include <string>
 
@@ -145,4 +146,47 @@ TEST(Api, PlainEnumsPrintThroughStr) {
   EXPECT_EQ(e::str(Plain::B), "Plain.B");
   static_assert(!e::Managed<Plain>);
   static_assert(e::Managed<Color>);
+}
+
+namespace api {
+// Names that agree in length and in their first and last eight bytes: the fast hash
+// collides on all of them, so the table must fall back to hashing every byte.
+BATTERIES_ENUM(Collide, int, CONNECTION_STATE_00_IS_NOW_SET, CONNECTION_STATE_01_IS_NOW_SET,
+               CONNECTION_STATE_02_IS_NOW_SET, CONNECTION_STATE_03_IS_NOW_SET,
+               CONNECTION_STATE_04_IS_NOW_SET, CONNECTION_STATE_05_IS_NOW_SET,
+               CONNECTION_STATE_06_IS_NOW_SET, CONNECTION_STATE_07_IS_NOW_SET,
+               CONNECTION_STATE_08_IS_NOW_SET, CONNECTION_STATE_09_IS_NOW_SET);
+}  // namespace api
+
+TEST(Api, NamesThatDifferOnlyInTheMiddle) {
+  static_assert(e::detail::Meta<Collide>::hash_mode == 1);
+  for (const auto& [n, member] : e::members_with_aliases<Collide>()) {
+    EXPECT_EQ(e::from_name<Collide>(n), member);
+    std::string wrong(n);
+    wrong[17] = 'X';
+    EXPECT_EQ(e::try_from_name<Collide>(wrong), std::nullopt);
+  }
+}
+
+TEST(Api, FromNameAgreesWithAMapOnRandomStrings) {
+  // Every name, every prefix and extension of a name, and random strings: only names hit.
+  std::mt19937 rng(1234);
+  const std::string alphabet = "ABCDEGHILNORTU_ \0x";
+  for (int i = 0; i < 20000; ++i) {
+    std::string s;
+    const auto& names = e::members_with_aliases<Color>();
+    const auto& base = names[rng() % names.size()].name;
+    switch (rng() % 3) {
+      case 0:
+        s = std::string(base.substr(0, rng() % (base.size() + 1)));
+        break;
+      case 1:
+        s = std::string(base) + alphabet[rng() % alphabet.size()];
+        break;
+      default:
+        for (std::size_t k = rng() % 12; k > 0; --k) s += alphabet[rng() % alphabet.size()];
+    }
+    const bool is_name = s == "RED" || s == "GREEN" || s == "BLUE";
+    EXPECT_EQ(e::try_from_name<Color>(s).has_value(), is_name) << s;
+  }
 }

@@ -124,3 +124,16 @@ TEST(Reflection, FlagOptionsForAnEnumInsideAClass) {
   EXPECT_EQ(e::repr(Outer::Nested::P | Outer::Nested::Q), "<Nested.P|Q: 3>");
   EXPECT_RAISES((void)e::from_value<Outer::Nested>(4), ValueError);
 }
+
+namespace refl {
+enum class Answer : bool { NO = false, YES = true };
+enum class Letter : char { A = 'a', Z = 'z' };
+}  // namespace refl
+
+TEST(Reflection, BoolAndCharUnderlyingTypes) {
+  EXPECT_EQ(e::name(Answer::YES), "YES");
+  EXPECT_EQ(e::from_value<Answer>(0), Answer::NO);
+  EXPECT_RAISES_MSG((void)e::from_value<Answer>(2), ValueError, "2 is not a valid Answer");
+  EXPECT_EQ(e::repr(Letter::Z), "<Letter.Z: 122>");  // the value is a number, as in Python
+  EXPECT_EQ(e::from_value<Letter>('a'), Letter::A);
+}

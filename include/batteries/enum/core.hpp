@@ -403,7 +403,7 @@ template <FlagEnumeration E>
 template <FlagEnumeration E>
 [[nodiscard]] constexpr std::size_t count(E e) noexcept {
   return static_cast<std::size_t>(
-      std::popcount(static_cast<std::make_unsigned_t<std::underlying_type_t<E>>>(value(e))));
+      std::popcount(static_cast<detail::unsigned_of<std::underlying_type_t<E>>>(value(e))));
 }
 
 /// `bool(value)` for a flag: whether any bit is set.

@@ -207,7 +207,7 @@ struct MetaBase {
   }();
 
   static constexpr bool single_bit(U v) noexcept {
-    return v > U{} && std::has_single_bit(static_cast<std::make_unsigned_t<U>>(v));
+    return v > U{} && std::has_single_bit(static_cast<unsigned_of<U>>(v));
   }
 
   /// Canonical members: not aliases, and for flags only the single-bit ones (Python 3.11).

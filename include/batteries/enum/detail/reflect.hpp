@@ -23,6 +23,11 @@ namespace batteries::enums::detail {
 #error "batteries::enums reflection needs GCC or clang (__PRETTY_FUNCTION__)"
 #endif
 
+/// The unsigned type with U's bits; bool, which has no unsigned form, uses unsigned char.
+template <class U>
+using unsigned_of =
+    std::make_unsigned_t<std::conditional_t<std::is_same_v<U, bool>, unsigned char, U>>;
+
 template <auto... Vs>
 constexpr std::string_view pretty_values() noexcept {
   return __PRETTY_FUNCTION__;
@@ -170,7 +175,7 @@ struct Candidates {
   /// The i-th candidate: 0, 1, 2, 4, ... for flags; lo + i otherwise.
   static constexpr U at(std::size_t i) noexcept {
     if constexpr (Flags) {
-      using UU = std::make_unsigned_t<U>;
+      using UU = unsigned_of<U>;
       return i == 0 ? U{} : static_cast<U>(static_cast<UU>(UU{1} << (i - 1)));
     } else {
       return static_cast<U>(lo + static_cast<long long>(i));
