@@ -108,7 +108,7 @@ template <class E>
 constexpr FlagResult resolve_flag(i128 v, FlagBoundary boundary) noexcept {
   using M = Meta<E>;
   using U = std::underlying_type_t<E>;
-  if (fits<E>(v) && !M::name_of(static_cast<U>(v)).empty()) return {FlagOutcome::ok, v};
+  if (fits<E>(v) && M::has_value(static_cast<U>(v))) return {FlagOutcome::ok, v};
   if (!(~M::all_bits <= v && v <= M::all_bits) || (v & (M::all_bits ^ M::flag_mask)) != 0) {
     switch (boundary) {
       case FlagBoundary::STRICT:
@@ -187,8 +187,10 @@ template <class E>
 constexpr std::optional<E> try_from_wide(i128 w) {
   using M = Meta<E>;
   using U = std::underlying_type_t<E>;
-  if (fits<E>(w) && !M::name_of(static_cast<U>(w)).empty()) return static_cast<E>(w);
-  if (auto m = call_missing<E>(w)) return m;
+  if (fits<E>(w) && M::has_value(static_cast<U>(w))) return static_cast<E>(w);
+  if constexpr (HasMissing<E>) {
+    if (auto m = call_missing<E>(w)) return m;
+  }
   if constexpr (M::flag) {
     const FlagResult r = resolve_flag<E>(w, M::boundary);
     if (r.outcome != FlagOutcome::ok) return std::nullopt;
@@ -202,8 +204,10 @@ template <class E>
 constexpr E from_wide(i128 w) {
   using M = Meta<E>;
   using U = std::underlying_type_t<E>;
-  if (fits<E>(w) && !M::name_of(static_cast<U>(w)).empty()) return static_cast<E>(w);
-  if (auto m = call_missing<E>(w)) return *m;
+  if (fits<E>(w) && M::has_value(static_cast<U>(w))) return static_cast<E>(w);
+  if constexpr (HasMissing<E>) {
+    if (auto m = call_missing<E>(w)) return *m;
+  }
   if constexpr (M::flag) {
     const FlagBoundary b = M::boundary == FlagBoundary::EJECT ? FlagBoundary::KEEP : M::boundary;
     const FlagResult r = resolve_flag<E>(w, b);
@@ -330,9 +334,9 @@ template <Enumeration E>
   using M = detail::Meta<E>;
   if constexpr (M::flag) {
     const detail::i128 v = value(e);
-    return !M::name_of(value(e)).empty() || (v >= 0 && (v & ~M::flag_mask) == 0);
+    return M::has_value(value(e)) || (v >= 0 && (v & ~M::flag_mask) == 0);
   } else {
-    return !M::name_of(value(e)).empty();
+    return M::has_value(value(e));
   }
 }
 

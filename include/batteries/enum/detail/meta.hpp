@@ -12,6 +12,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string_view>
 #include <type_traits>
@@ -151,6 +152,36 @@ constexpr std::uint64_t load_le(const char* p, std::size_t n) noexcept {
   return r;
 }
 
+/// N (4 or 8) bytes as a little-endian integer: one load at run time (g++ does not merge
+/// the byte loop for every call site), the byte loop in constant evaluation.
+template <std::size_t N>
+constexpr std::uint64_t load(const char* p) noexcept {
+  if (std::is_constant_evaluated()) return load_le(p, N);
+  using T = std::conditional_t<N == 8, std::uint64_t, std::uint32_t>;
+  T r;
+  std::memcpy(&r, p, N);
+  if constexpr (std::endian::native == std::endian::big) {
+    if constexpr (N == 8) {
+      r = __builtin_bswap64(r);
+    } else {
+      r = __builtin_bswap32(r);
+    }
+  }
+  return r;
+}
+
+/// Whether two strings of the same length n are equal, without a call to memcmp for the
+/// short names enums have: two overlapping loads cover 4 to 16 bytes.
+constexpr bool same_bytes(const char* a, const char* b, std::size_t n) noexcept {
+  if (n >= 8 && n <= 16) {
+    return load<8>(a) == load<8>(b) && load<8>(a + n - 8) == load<8>(b + n - 8);
+  }
+  if (n >= 4 && n < 8) {
+    return load<4>(a) == load<4>(b) && load<4>(a + n - 4) == load<4>(b + n - 4);
+  }
+  return std::string_view(a, n) == std::string_view(b, n);
+}
+
 /// The hash of a member name. Mode 0 reads the first and last eight bytes (enough for
 /// almost every enum); mode 1 reads every byte, for enums whose names differ only inside.
 constexpr std::uint64_t hash_name(std::string_view s, int mode) noexcept {
@@ -159,15 +190,14 @@ constexpr std::uint64_t hash_name(std::string_view s, int mode) noexcept {
   std::uint64_t h = 0x9E3779B97F4A7C15ULL * (n + 1);
   if (n >= 8) {
     if (mode == 1) {
-      for (std::size_t i = 0; i + 8 < n; i += 8)
-        h = (h ^ load_le(p + i, 8)) * 0xBF58476D1CE4E5B9ULL;
+      for (std::size_t i = 0; i + 8 < n; i += 8) h = (h ^ load<8>(p + i)) * 0xBF58476D1CE4E5B9ULL;
     } else {
-      h = (h ^ load_le(p, 8)) * 0xBF58476D1CE4E5B9ULL;
+      h = (h ^ load<8>(p)) * 0xBF58476D1CE4E5B9ULL;
     }
-    h ^= load_le(p + n - 8, 8);
+    h ^= load<8>(p + n - 8);
   } else if (n >= 4) {
-    h = (h ^ load_le(p, 4)) * 0xBF58476D1CE4E5B9ULL;
-    h ^= load_le(p + n - 4, 4) << 32;
+    h = (h ^ load<4>(p)) * 0xBF58476D1CE4E5B9ULL;
+    h ^= load<4>(p + n - 4) << 32;
   } else if (n > 0) {
     h ^= load_le(p, n);
   }
@@ -393,13 +423,23 @@ struct Meta : MetaSorted<E> {
     }
   }
 
+  /// Whether some member has value v: a range check when the values are contiguous.
+  static constexpr bool has_value(U v) noexcept {
+    if constexpr (M::dense && M::span == M::distinct) {
+      return M::offset(v) < M::span;
+    } else {
+      return !name_of(v).empty();
+    }
+  }
+
   /// The index of the entry named s, or -1. Expected O(1): one hash, about one compare.
   static constexpr int find_name(std::string_view s) noexcept {
     std::size_t i = M::template slot_of<M::hash_mode>(s);
     while (true) {
       const std::uint16_t e = M::by_name.slot[i];
       if (e == 0) return -1;
-      if (M::names[e - 1u] == s) return e - 1;
+      const std::string_view n = M::names[e - 1u];
+      if (n.size() == s.size() && same_bytes(n.data(), s.data(), s.size())) return e - 1;
       i = (i + 1) & (M::slots - 1);
     }
   }
