@@ -6,11 +6,13 @@ hand-written switch, an if-chain and a std::unordered_map) and its compile-time 
     python3 bench/enums/compare.py --binary build/release/bench/enums_bench
 """
 import argparse
-import json
-import subprocess
+import os
 import sys
 
 import compile_time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import benchlib  # noqa: E402  (bench/benchlib.py)
 
 OPERATIONS = ("name", "from_name", "try_from_name_miss", "from_value", "try_from_value")
 ENUMS = ("reflected", "declared")
@@ -18,18 +20,10 @@ ENUMS = ("reflected", "declared")
 
 def ns_per_call(binary, min_time):
     """{(operation, implementation, enum): ns per call}, the median of 3 repetitions."""
-    out = subprocess.run(
-        [binary, "--benchmark_format=json", f"--benchmark_min_time={min_time}",
-         "--benchmark_repetitions=3", "--benchmark_report_aggregates_only=true"],
-        check=True, capture_output=True, text=True).stdout
     results = {}
-    for bench in json.loads(out)["benchmarks"]:
-        # The median of the repetitions: robust to a noisy neighbour on a 2-core machine.
-        if bench.get("aggregate_name") != "median" or bench.get("error_occurred"):
-            continue
-        operation, implementation, enum = bench["run_name"].split("/")
-        scale = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[bench["time_unit"]]
-        results[(operation, implementation, enum)] = bench["real_time"] * scale / bench["ops"]
+    for run_name, ns, bench in benchlib.median_ns(binary, min_time):
+        operation, implementation, enum = run_name.split("/")
+        results[(operation, implementation, enum)] = ns / bench["ops"]
     return results
 
 

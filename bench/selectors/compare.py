@@ -7,14 +7,16 @@ cost per call and the ratios.
 """
 import argparse
 import contextlib
-import json
+import os
 import resource
 import select
 import selectors
 import socket
-import subprocess
 import sys
 import timeit
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import benchlib  # noqa: E402  (bench/benchlib.py)
 
 SIZES = (10, 1000, 10000)
 
@@ -66,18 +68,10 @@ def python_raw_poll_ns(n, min_time):
 
 
 def batteries_ns_per_call(binary, min_time):
-    out = subprocess.run(
-        [binary, "--benchmark_format=json", f"--benchmark_min_time={min_time}",
-         "--benchmark_repetitions=3", "--benchmark_report_aggregates_only=true"],
-        check=True, capture_output=True, text=True).stdout
     results = {}
-    for bench in json.loads(out)["benchmarks"]:
-        # The median of the repetitions: robust to a noisy neighbour on a 2-core machine.
-        if bench.get("aggregate_name") != "median" or bench.get("error_occurred"):
-            continue
-        name, n = bench["run_name"].rsplit("/", 1)
-        scale = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[bench["time_unit"]]
-        results[(name, int(n))] = bench["real_time"] * scale
+    for run_name, ns, _ in benchlib.median_ns(binary, min_time):
+        name, n = run_name.rsplit("/", 1)
+        results[(name, int(n))] = ns
     return results
 
 
