@@ -296,6 +296,7 @@ struct MetaSorted : MetaBase<E> {
   using B = MetaBase<E>;
   using typename B::Entry;
   using typename B::U;
+  static_assert(B::flag_values_valid);  // evaluated here: a negative flag member is an error
 
   static constexpr std::size_t count = [] {
     std::size_t c = 0;
