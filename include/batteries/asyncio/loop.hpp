@@ -1,0 +1,243 @@
+// The asyncio event loop: callbacks, timers, file-descriptor readiness and the ready queue.
+//
+// EventLoop is Python's asyncio.BaseEventLoop over batteries::selectors. It runs callbacks
+// scheduled with call_soon / call_later / call_at, and callbacks for readable or writable
+// descriptors (add_reader / add_writer), one iteration at a time as Python's _run_once does:
+// wait in the selector until the first timer is due (or not at all when callbacks are
+// ready), queue the descriptors' callbacks and the due timers, then run the callbacks that
+// were ready when the iteration started, in order. Callbacks scheduled while it runs wait for
+// the next iteration. Coroutine tasks (asyncio/task.hpp) resume through the same queue.
+//
+// Thread-safety: a loop belongs to the thread that runs it. Only call_soon_threadsafe() may
+// be called from other threads; it wakes the loop through an eventfd. Several loops may
+// run at once, one per thread. Handles may be cancelled only from the loop's thread.
+#pragma once
+
+#include <batteries/errors.hpp>
+#include <batteries/selectors.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace batteries::asyncio {
+
+class EventLoop;
+
+namespace detail {
+
+/// The shared state of a Handle: the callback and whether it was cancelled. Reference
+/// counted, atomically, because call_soon_threadsafe() creates it on another thread.
+struct HandleState {
+  std::function<void()> callback;
+  EventLoop* loop = nullptr;
+  double when = 0;  // for timers
+  std::atomic<std::uint32_t> refs{1};
+  bool cancelled = false;
+  bool scheduled = false;  // a timer still in the loop's heap
+
+  void retain() noexcept { refs.fetch_add(1, std::memory_order_relaxed); }
+  void release() noexcept {
+    if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+};
+
+/// One entry of the ready queue: a function and its argument. Callbacks use a trampoline
+/// over a HandleState; coroutines resume through their own, with no allocation.
+struct Ready {
+  void (*run)(void*);
+  void* arg;
+};
+
+}  // namespace detail
+
+/// Python's asyncio.Handle: a scheduled callback that can be cancelled before it runs.
+class Handle {
+ public:
+  Handle() = default;
+  Handle(const Handle& other) noexcept : m_state(other.m_state) {
+    if (m_state) m_state->retain();
+  }
+  Handle(Handle&& other) noexcept : m_state(std::exchange(other.m_state, nullptr)) {}
+  Handle& operator=(Handle other) noexcept {
+    std::swap(m_state, other.m_state);
+    return *this;
+  }
+  ~Handle() {
+    if (m_state) m_state->release();
+  }
+
+  /// Cancels the callback: it will not run. Cancelling twice, or after it ran, does nothing.
+  void cancel();
+  [[nodiscard]] bool cancelled() const noexcept { return m_state && m_state->cancelled; }
+  [[nodiscard]] explicit operator bool() const noexcept { return m_state != nullptr; }
+  friend bool operator==(const Handle& a, const Handle& b) noexcept {
+    return a.m_state == b.m_state;
+  }
+
+ protected:
+  friend class EventLoop;
+  explicit Handle(detail::HandleState* adopted) noexcept : m_state(adopted) {}
+  detail::HandleState* m_state = nullptr;
+};
+
+/// Python's asyncio.TimerHandle: a Handle with the loop time it is due at.
+class TimerHandle : public Handle {
+ public:
+  TimerHandle() = default;
+  /// The loop time (EventLoop::time()) the callback is scheduled for.
+  [[nodiscard]] double when() const noexcept { return m_state ? m_state->when : 0.0; }
+
+ private:
+  friend class EventLoop;
+  explicit TimerHandle(detail::HandleState* adopted) noexcept : Handle(adopted) {}
+};
+
+/// What call_exception_handler() receives: Python's context dict as a struct.
+struct ExceptionContext {
+  std::string message;
+  std::exception_ptr exception;  ///< may be null
+  std::optional<Handle> handle;  ///< the callback that raised, if any
+};
+
+class EventLoop {
+ public:
+  using Callback = std::function<void()>;
+  using ExceptionHandler = std::function<void(EventLoop&, const ExceptionContext&)>;
+
+  /// A new loop over a DefaultSelector. It is not the running loop until run_forever().
+  EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+  /// Closes the loop if it is not closed. Destroying a running loop is a bug; it aborts.
+  ~EventLoop();
+
+  // ---- running --------------------------------------------------------------------------
+  /// Runs until stop() is called. RuntimeError if the loop is closed, or if it or another
+  /// loop is already running in this thread.
+  void run_forever();
+  /// Makes run_forever() return after the current iteration (the callbacks already queued
+  /// still run). Before run_forever(), the next run stops after one iteration.
+  void stop() noexcept;
+  [[nodiscard]] bool is_running() const noexcept { return m_running; }
+  [[nodiscard]] bool is_closed() const noexcept { return m_closed; }
+  /// Drops every pending callback and closes the selector. RuntimeError while running.
+  /// Closing twice does nothing.
+  void close();
+
+  // ---- scheduling -------------------------------------------------------------------------
+  /// Runs callback soon, after the callbacks already queued (FIFO).
+  Handle call_soon(Callback callback);
+  /// Runs callback after delay seconds (at least; negative means now).
+  TimerHandle call_later(double delay, Callback callback);
+  template <class Rep, class Period>
+  TimerHandle call_later(std::chrono::duration<Rep, Period> delay, Callback callback) {
+    return call_later(std::chrono::duration<double>(delay).count(), std::move(callback));
+  }
+  /// Runs callback at loop time `when` (see time()).
+  TimerHandle call_at(double when, Callback callback);
+  /// call_soon from any thread: wakes the loop. RuntimeError once the loop is closed.
+  Handle call_soon_threadsafe(Callback callback);
+  /// The loop's clock, in seconds: a monotonic clock (CLOCK_MONOTONIC), as Python's.
+  [[nodiscard]] double time() const noexcept;
+
+  // ---- file descriptors -------------------------------------------------------------------
+  /// Calls callback each time fd is readable, until remove_reader(fd). Replaces an existing
+  /// reader of fd.
+  void add_reader(int fd, Callback callback);
+  /// Stops watching fd for reading; returns whether it was watched.
+  bool remove_reader(int fd);
+  void add_writer(int fd, Callback callback);
+  bool remove_writer(int fd);
+
+  // ---- errors -----------------------------------------------------------------------------
+  /// Reports an error that nothing else can: the handler set, or default_exception_handler.
+  void call_exception_handler(const ExceptionContext& context) noexcept;
+  /// Sets the handler; an empty function restores the default.
+  void set_exception_handler(ExceptionHandler handler);
+  [[nodiscard]] const ExceptionHandler& get_exception_handler() const noexcept {
+    return m_exception_handler;
+  }
+  /// Writes the message, the exception's type and message to stderr, as Python logs them.
+  void default_exception_handler(const ExceptionContext& context) noexcept;
+
+  // ---- debug ------------------------------------------------------------------------------
+  /// Debug mode: callbacks that run longer than slow_callback_duration seconds are reported
+  /// through the exception handler ("Executing ... took 0.123 seconds").
+  void set_debug(bool enabled) noexcept { m_debug = enabled; }
+  [[nodiscard]] bool get_debug() const noexcept { return m_debug; }
+  double slow_callback_duration = 0.1;
+
+  // ---- internals for the rest of batteries::asyncio ---------------------------------------
+  /// Queues run(arg) to run soon, like call_soon but with no Handle and no allocation.
+  void schedule(void (*run)(void*), void* arg);
+  /// The number of callbacks ready to run and of timers pending (for tests and debugging).
+  [[nodiscard]] std::size_t ready_count() const noexcept { return m_ready_size; }
+  [[nodiscard]] std::size_t timer_count() const noexcept { return m_timers.size(); }
+
+ private:
+  struct FdCallbacks;
+
+  void check_closed() const;
+  void run_once();
+  void push_ready(detail::Ready item);
+  detail::Ready pop_ready() noexcept;
+  void push_timer(detail::HandleState* state);
+  void pop_timer() noexcept;
+  void run_callback(detail::HandleState* state);
+  void update_fd(int fd, FdCallbacks* callbacks);
+  void drain_threadsafe() noexcept;
+  static void run_handle(void* state);
+
+  selectors::DefaultSelector m_selector;
+  std::vector<selectors::BaseSelector::ReadyRef> m_events;
+
+  // The ready queue: a ring buffer whose capacity is a power of two.
+  std::vector<detail::Ready> m_ready;
+  std::size_t m_ready_head = 0;
+  std::size_t m_ready_size = 0;
+
+  // Timers: a binary min-heap on (when, sequence), so that equal times keep their order.
+  struct Timer {
+    double when;
+    std::uint64_t seq;
+    detail::HandleState* state;
+  };
+  std::vector<Timer> m_timers;
+  std::uint64_t m_timer_seq = 0;
+  std::size_t m_cancelled_timers = 0;
+
+  std::vector<std::unique_ptr<FdCallbacks>> m_fds;  // indexed by fd
+
+  // call_soon_threadsafe: a locked queue and an eventfd that wakes the selector.
+  std::mutex m_threadsafe_mutex;
+  std::vector<detail::HandleState*> m_threadsafe;
+  int m_wakeup_fd = -1;
+  std::atomic<bool> m_closed_for_threads{false};
+
+  ExceptionHandler m_exception_handler;
+  bool m_running = false;
+  bool m_stopping = false;
+  bool m_closed = false;
+  bool m_debug = false;
+
+  friend class Handle;
+};
+
+/// The loop running in this thread. RuntimeError("no running event loop") otherwise.
+EventLoop& get_running_loop();
+/// The running loop of this thread, or nullptr.
+EventLoop* running_loop() noexcept;
+/// A new event loop (Python's asyncio.new_event_loop()); the caller owns it.
+std::unique_ptr<EventLoop> new_event_loop();
+
+}  // namespace batteries::asyncio

@@ -1,0 +1,475 @@
+// EventLoop: Python's BaseEventLoop._run_once over a selector, a ring buffer and a timer heap.
+#include "batteries/asyncio/loop.hpp"
+
+#include <fmt/format.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <utility>
+
+namespace batteries::asyncio {
+
+namespace {
+
+thread_local EventLoop* t_running = nullptr;
+
+// Python's _MIN_SCHEDULED_TIMER_HANDLES and _MIN_CANCELLED_TIMER_HANDLES_FRACTION: when
+// more than half of over 100 timers are cancelled, the heap is rebuilt without them.
+constexpr std::size_t kMinTimersToCompact = 100;
+// Python's MAXIMUM_SELECT_TIMEOUT: a day.
+constexpr double kMaxSelectTimeout = 24 * 3600;
+// time.get_clock_info('monotonic').resolution on Linux.
+constexpr double kClockResolution = 1e-9;
+
+bool later(double when_a, std::uint64_t seq_a, double when_b, std::uint64_t seq_b) noexcept {
+  return when_a > when_b || (when_a == when_b && seq_a > seq_b);
+}
+
+}  // namespace
+
+struct EventLoop::FdCallbacks {
+  detail::HandleState* reader = nullptr;
+  detail::HandleState* writer = nullptr;
+};
+
+void Handle::cancel() {
+  if (m_state == nullptr || m_state->cancelled) return;
+  m_state->cancelled = true;
+  if (m_state->scheduled && m_state->loop != nullptr) ++m_state->loop->m_cancelled_timers;
+}
+
+EventLoop::EventLoop() : m_ready(64) {
+  m_wakeup_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (m_wakeup_fd < 0) raise_errno();
+  try {
+    m_selector.register_(m_wakeup_fd, selectors::EVENT_READ);
+  } catch (...) {
+    ::close(m_wakeup_fd);
+    throw;
+  }
+}
+
+EventLoop::~EventLoop() {
+  if (m_running) {
+    std::fputs("batteries::asyncio: an EventLoop was destroyed while running\n", stderr);
+    std::abort();
+  }
+  close();
+}
+
+void EventLoop::check_closed() const {
+  if (m_closed) throw RuntimeError("Event loop is closed");
+}
+
+// ---- the ready queue ------------------------------------------------------------------------
+
+void EventLoop::push_ready(detail::Ready item) {
+  if (m_ready_size == m_ready.size()) {
+    std::vector<detail::Ready> bigger(m_ready.size() * 2);
+    for (std::size_t i = 0; i < m_ready_size; ++i) {
+      bigger[i] = m_ready[(m_ready_head + i) & (m_ready.size() - 1)];
+    }
+    m_ready.swap(bigger);
+    m_ready_head = 0;
+  }
+  m_ready[(m_ready_head + m_ready_size) & (m_ready.size() - 1)] = item;
+  ++m_ready_size;
+}
+
+detail::Ready EventLoop::pop_ready() noexcept {
+  const detail::Ready item = m_ready[m_ready_head];
+  m_ready_head = (m_ready_head + 1) & (m_ready.size() - 1);
+  --m_ready_size;
+  return item;
+}
+
+void EventLoop::schedule(void (*run)(void*), void* arg) { push_ready({run, arg}); }
+
+void EventLoop::run_handle(void* p) {
+  auto* state = static_cast<detail::HandleState*>(p);
+  struct Release {
+    detail::HandleState* s;
+    ~Release() { s->release(); }
+  } release{state};
+  if (!state->cancelled) state->loop->run_callback(state);
+}
+
+void EventLoop::run_callback(detail::HandleState* state) {
+  const double start = m_debug ? time() : 0.0;
+  try {
+    state->callback();
+  } catch (const SystemExit&) {
+    throw;  // as Python's Handle._run lets SystemExit and KeyboardInterrupt through
+  } catch (const KeyboardInterrupt&) {
+    throw;
+  } catch (...) {
+    state->retain();
+    call_exception_handler({"Exception in callback", std::current_exception(), Handle(state)});
+  }
+  if (m_debug) {
+    const double took = time() - start;
+    if (took >= slow_callback_duration) {
+      state->retain();
+      call_exception_handler(
+          {fmt::format("Executing <Handle> took {:.3f} seconds", took), nullptr, Handle(state)});
+    }
+  }
+}
+
+// ---- scheduling ---------------------------------------------------------------------------
+
+double EventLoop::time() const noexcept {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+Handle EventLoop::call_soon(Callback callback) {
+  check_closed();
+  auto* state = new detail::HandleState{std::move(callback), this};
+  state->refs.store(2, std::memory_order_relaxed);  // the queue's and the Handle's
+  try {
+    push_ready({&EventLoop::run_handle, state});
+  } catch (...) {
+    delete state;
+    throw;
+  }
+  return Handle(state);
+}
+
+TimerHandle EventLoop::call_later(double delay, Callback callback) {
+  if (std::isnan(delay)) throw ValueError("delay must not be NaN");
+  return call_at(time() + delay, std::move(callback));
+}
+
+TimerHandle EventLoop::call_at(double when, Callback callback) {
+  check_closed();
+  if (std::isnan(when)) throw ValueError("when must not be NaN");
+  auto* state = new detail::HandleState{std::move(callback), this, when};
+  state->refs.store(2, std::memory_order_relaxed);  // the heap's and the TimerHandle's
+  try {
+    push_timer(state);
+  } catch (...) {
+    delete state;
+    throw;
+  }
+  return TimerHandle(state);
+}
+
+void EventLoop::push_timer(detail::HandleState* state) {
+  m_timers.push_back({state->when, m_timer_seq++, state});
+  std::push_heap(m_timers.begin(), m_timers.end(), [](const Timer& a, const Timer& b) {
+    return later(a.when, a.seq, b.when, b.seq);
+  });
+  state->scheduled = true;
+}
+
+void EventLoop::pop_timer() noexcept {
+  std::pop_heap(m_timers.begin(), m_timers.end(),
+                [](const Timer& a, const Timer& b) { return later(a.when, a.seq, b.when, b.seq); });
+  m_timers.pop_back();
+}
+
+Handle EventLoop::call_soon_threadsafe(Callback callback) {
+  auto* state = new detail::HandleState{std::move(callback), this};
+  state->refs.store(2, std::memory_order_relaxed);
+  bool wake = false;
+  {
+    const std::lock_guard lock(m_threadsafe_mutex);
+    if (m_closed_for_threads.load(std::memory_order_relaxed)) {
+      delete state;
+      throw RuntimeError("Event loop is closed");
+    }
+    wake = m_threadsafe.empty();
+    m_threadsafe.push_back(state);
+    if (wake) {
+      // Under the lock, so that close() cannot close the eventfd in between.
+      const std::uint64_t one = 1;
+      [[maybe_unused]] const auto n = ::write(m_wakeup_fd, &one, sizeof one);
+    }
+  }
+  return Handle(state);
+}
+
+void EventLoop::drain_threadsafe() noexcept {
+  std::uint64_t count;
+  [[maybe_unused]] const auto n = ::read(m_wakeup_fd, &count, sizeof count);
+  std::vector<detail::HandleState*> batch;
+  {
+    const std::lock_guard lock(m_threadsafe_mutex);
+    batch.swap(m_threadsafe);
+  }
+  for (detail::HandleState* state : batch) {
+    try {
+      push_ready({&EventLoop::run_handle, state});
+    } catch (...) {
+      state->release();  // out of memory: the callback is dropped, and reported
+      call_exception_handler(
+          {"Dropped a call_soon_threadsafe callback", std::current_exception(), std::nullopt});
+    }
+  }
+}
+
+// ---- file descriptors ------------------------------------------------------------------
+
+void EventLoop::update_fd(int fd, FdCallbacks* callbacks) {
+  selectors::Events events{};
+  if (callbacks->reader != nullptr) events |= selectors::EVENT_READ;
+  if (callbacks->writer != nullptr) events |= selectors::EVENT_WRITE;
+  const bool registered = m_selector.get_map().contains(fd);
+  if (events == selectors::Events{}) {
+    if (registered) m_selector.unregister(fd);
+  } else if (registered) {
+    m_selector.modify(fd, events);
+  } else {
+    m_selector.register_(fd, events);
+  }
+}
+
+void EventLoop::add_reader(int fd, Callback callback) {
+  check_closed();
+  if (fd < 0) throw ValueError(fmt::format("Invalid file descriptor: {}", fd));
+  if (fd == m_wakeup_fd) throw ValueError("cannot watch the loop's own wakeup descriptor");
+  if (static_cast<std::size_t>(fd) >= m_fds.size()) m_fds.resize(static_cast<std::size_t>(fd) + 1);
+  auto& slot = m_fds[static_cast<std::size_t>(fd)];
+  if (!slot) slot = std::make_unique<FdCallbacks>();
+  auto* state = new detail::HandleState{std::move(callback), this};
+  detail::HandleState* old = std::exchange(slot->reader, state);
+  try {
+    update_fd(fd, slot.get());
+  } catch (...) {
+    slot->reader = old;
+    state->release();
+    throw;
+  }
+  if (old != nullptr) {
+    old->cancelled = true;
+    old->release();
+  }
+}
+
+void EventLoop::add_writer(int fd, Callback callback) {
+  check_closed();
+  if (fd < 0) throw ValueError(fmt::format("Invalid file descriptor: {}", fd));
+  if (fd == m_wakeup_fd) throw ValueError("cannot watch the loop's own wakeup descriptor");
+  if (static_cast<std::size_t>(fd) >= m_fds.size()) m_fds.resize(static_cast<std::size_t>(fd) + 1);
+  auto& slot = m_fds[static_cast<std::size_t>(fd)];
+  if (!slot) slot = std::make_unique<FdCallbacks>();
+  auto* state = new detail::HandleState{std::move(callback), this};
+  detail::HandleState* old = std::exchange(slot->writer, state);
+  try {
+    update_fd(fd, slot.get());
+  } catch (...) {
+    slot->writer = old;
+    state->release();
+    throw;
+  }
+  if (old != nullptr) {
+    old->cancelled = true;
+    old->release();
+  }
+}
+
+bool EventLoop::remove_reader(int fd) {
+  if (m_closed || fd < 0 || static_cast<std::size_t>(fd) >= m_fds.size()) return false;
+  auto& slot = m_fds[static_cast<std::size_t>(fd)];
+  if (!slot || slot->reader == nullptr) return false;
+  detail::HandleState* old = std::exchange(slot->reader, nullptr);
+  old->cancelled = true;
+  old->release();
+  update_fd(fd, slot.get());
+  return true;
+}
+
+bool EventLoop::remove_writer(int fd) {
+  if (m_closed || fd < 0 || static_cast<std::size_t>(fd) >= m_fds.size()) return false;
+  auto& slot = m_fds[static_cast<std::size_t>(fd)];
+  if (!slot || slot->writer == nullptr) return false;
+  detail::HandleState* old = std::exchange(slot->writer, nullptr);
+  old->cancelled = true;
+  old->release();
+  update_fd(fd, slot.get());
+  return true;
+}
+
+// ---- running ------------------------------------------------------------------------------
+
+void EventLoop::run_once() {
+  // Drop cancelled timers: all of them when they are most of a large heap, else the top.
+  if (m_timers.size() > kMinTimersToCompact && m_cancelled_timers * 2 > m_timers.size()) {
+    std::erase_if(m_timers, [](const Timer& t) {
+      if (!t.state->cancelled) return false;
+      t.state->scheduled = false;
+      t.state->release();
+      return true;
+    });
+    std::make_heap(m_timers.begin(), m_timers.end(), [](const Timer& a, const Timer& b) {
+      return later(a.when, a.seq, b.when, b.seq);
+    });
+    m_cancelled_timers = 0;
+  } else {
+    while (!m_timers.empty() && m_timers.front().state->cancelled) {
+      detail::HandleState* state = m_timers.front().state;
+      pop_timer();
+      state->scheduled = false;
+      --m_cancelled_timers;
+      state->release();
+    }
+  }
+
+  selectors::BaseSelector::Timeout timeout;
+  if (m_ready_size > 0 || m_stopping) {
+    timeout = std::chrono::nanoseconds(0);
+  } else if (!m_timers.empty()) {
+    const double wait = std::clamp(m_timers.front().when - time(), 0.0, kMaxSelectTimeout);
+    timeout = std::chrono::nanoseconds(static_cast<std::int64_t>(std::ceil(wait * 1e9)));
+  }
+  m_selector.select(m_events, timeout);
+  for (const auto& [key, mask] : m_events) {
+    if (key->fd == m_wakeup_fd) {
+      drain_threadsafe();
+      continue;
+    }
+    FdCallbacks* callbacks = m_fds[static_cast<std::size_t>(key->fd)].get();
+    for (detail::HandleState* state :
+         {(mask & selectors::EVENT_READ) != 0 ? callbacks->reader : nullptr,
+          (mask & selectors::EVENT_WRITE) != 0 ? callbacks->writer : nullptr}) {
+      if (state == nullptr) continue;
+      state->retain();
+      push_ready({&EventLoop::run_handle, state});
+    }
+  }
+
+  const double end = time() + kClockResolution;
+  while (!m_timers.empty() && m_timers.front().when < end) {
+    detail::HandleState* state = m_timers.front().state;
+    pop_timer();
+    state->scheduled = false;
+    if (state->cancelled) {
+      --m_cancelled_timers;
+      state->release();
+    } else {
+      push_ready({&EventLoop::run_handle, state});  // the heap's reference moves to the queue
+    }
+  }
+
+  // Only what was ready when the iteration started: callbacks queued by these run next time.
+  for (std::size_t n = m_ready_size; n > 0; --n) {
+    const detail::Ready item = pop_ready();
+    item.run(item.arg);
+  }
+}
+
+void EventLoop::run_forever() {
+  check_closed();
+  if (m_running) throw RuntimeError("This event loop is already running");
+  if (t_running != nullptr) {
+    throw RuntimeError("Cannot run the event loop while another loop is running");
+  }
+  m_running = true;
+  t_running = this;
+  struct Reset {
+    EventLoop* loop;
+    ~Reset() {
+      loop->m_running = false;
+      loop->m_stopping = false;
+      t_running = nullptr;
+    }
+  } reset{this};
+  while (true) {
+    run_once();
+    if (m_stopping) break;
+  }
+}
+
+void EventLoop::stop() noexcept { m_stopping = true; }
+
+void EventLoop::close() {
+  if (m_running) throw RuntimeError("Cannot close a running event loop");
+  if (m_closed) return;
+  m_closed = true;
+  while (m_ready_size > 0) {
+    const detail::Ready item = pop_ready();
+    if (item.run == &EventLoop::run_handle) static_cast<detail::HandleState*>(item.arg)->release();
+  }
+  for (const Timer& t : m_timers) {
+    t.state->scheduled = false;
+    t.state->release();
+  }
+  m_timers.clear();
+  m_cancelled_timers = 0;
+  for (auto& slot : m_fds) {
+    if (!slot) continue;
+    for (detail::HandleState* state : {slot->reader, slot->writer}) {
+      if (state != nullptr) state->release();
+    }
+  }
+  m_fds.clear();
+  {
+    const std::lock_guard lock(m_threadsafe_mutex);
+    m_closed_for_threads.store(true, std::memory_order_relaxed);
+    for (detail::HandleState* state : m_threadsafe) state->release();
+    m_threadsafe.clear();
+    m_selector.close();
+    ::close(m_wakeup_fd);
+    m_wakeup_fd = -1;
+  }
+}
+
+// ---- errors ---------------------------------------------------------------------------------
+
+void EventLoop::set_exception_handler(ExceptionHandler handler) {
+  m_exception_handler = std::move(handler);
+}
+
+void EventLoop::default_exception_handler(const ExceptionContext& context) noexcept {
+  try {
+    std::string text =
+        context.message.empty() ? "Unhandled exception in event loop" : context.message;
+    if (context.exception) {
+      try {
+        std::rethrow_exception(context.exception);
+      } catch (const BaseException& e) {
+        text += fmt::format("\n{}: {}", e.type_name(), e.what());
+      } catch (const std::exception& e) {
+        text += fmt::format("\nexception: {}", e.what());
+      } catch (...) {
+        text += "\nan exception of unknown type";
+      }
+    }
+    std::fprintf(stderr, "%s\n", text.c_str());
+  } catch (...) {
+    std::fputs("batteries::asyncio: the default exception handler failed\n", stderr);
+  }
+}
+
+void EventLoop::call_exception_handler(const ExceptionContext& context) noexcept {
+  if (!m_exception_handler) {
+    default_exception_handler(context);
+    return;
+  }
+  try {
+    m_exception_handler(*this, context);
+  } catch (...) {
+    // As Python does: report the handler's own failure, and the original error, by default.
+    default_exception_handler(
+        {"Unhandled error in exception handler", std::current_exception(), context.handle});
+    default_exception_handler(context);
+  }
+}
+
+// ---- the running loop ---------------------------------------------------------------------
+
+EventLoop* running_loop() noexcept { return t_running; }
+
+EventLoop& get_running_loop() {
+  if (t_running == nullptr) throw RuntimeError("no running event loop");
+  return *t_running;
+}
+
+std::unique_ptr<EventLoop> new_event_loop() { return std::make_unique<EventLoop>(); }
+
+}  // namespace batteries::asyncio
