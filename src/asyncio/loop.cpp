@@ -229,7 +229,8 @@ void EventLoop::update_fd(int fd, FdCallbacks* callbacks) {
   }
 }
 
-void EventLoop::add_reader(int fd, Callback callback) {
+void EventLoop::add_fd_callback(int fd, detail::HandleState* FdCallbacks::*which,
+                                Callback callback) {
   check_closed();
   if (fd < 0) throw ValueError(fmt::format("Invalid file descriptor: {}", fd));
   if (fd == m_wakeup_fd) throw ValueError("cannot watch the loop's own wakeup descriptor");
@@ -237,11 +238,11 @@ void EventLoop::add_reader(int fd, Callback callback) {
   auto& slot = m_fds[static_cast<std::size_t>(fd)];
   if (!slot) slot = std::make_unique<FdCallbacks>();
   auto* state = new detail::HandleState{std::move(callback), this};
-  detail::HandleState* old = std::exchange(slot->reader, state);
+  detail::HandleState* old = std::exchange((*slot).*which, state);
   try {
     update_fd(fd, slot.get());
   } catch (...) {
-    slot->reader = old;
+    (*slot).*which = old;
     state->release();
     throw;
   }
@@ -249,51 +250,30 @@ void EventLoop::add_reader(int fd, Callback callback) {
     old->cancelled = true;
     old->release();
   }
+}
+
+bool EventLoop::remove_fd_callback(int fd, detail::HandleState* FdCallbacks::*which) {
+  if (m_closed || fd < 0 || static_cast<std::size_t>(fd) >= m_fds.size()) return false;
+  auto& slot = m_fds[static_cast<std::size_t>(fd)];
+  if (!slot || (*slot).*which == nullptr) return false;
+  detail::HandleState* old = std::exchange((*slot).*which, nullptr);
+  old->cancelled = true;
+  old->release();
+  update_fd(fd, slot.get());
+  return true;
+}
+
+void EventLoop::add_reader(int fd, Callback callback) {
+  add_fd_callback(fd, &FdCallbacks::reader, std::move(callback));
 }
 
 void EventLoop::add_writer(int fd, Callback callback) {
-  check_closed();
-  if (fd < 0) throw ValueError(fmt::format("Invalid file descriptor: {}", fd));
-  if (fd == m_wakeup_fd) throw ValueError("cannot watch the loop's own wakeup descriptor");
-  if (static_cast<std::size_t>(fd) >= m_fds.size()) m_fds.resize(static_cast<std::size_t>(fd) + 1);
-  auto& slot = m_fds[static_cast<std::size_t>(fd)];
-  if (!slot) slot = std::make_unique<FdCallbacks>();
-  auto* state = new detail::HandleState{std::move(callback), this};
-  detail::HandleState* old = std::exchange(slot->writer, state);
-  try {
-    update_fd(fd, slot.get());
-  } catch (...) {
-    slot->writer = old;
-    state->release();
-    throw;
-  }
-  if (old != nullptr) {
-    old->cancelled = true;
-    old->release();
-  }
+  add_fd_callback(fd, &FdCallbacks::writer, std::move(callback));
 }
 
-bool EventLoop::remove_reader(int fd) {
-  if (m_closed || fd < 0 || static_cast<std::size_t>(fd) >= m_fds.size()) return false;
-  auto& slot = m_fds[static_cast<std::size_t>(fd)];
-  if (!slot || slot->reader == nullptr) return false;
-  detail::HandleState* old = std::exchange(slot->reader, nullptr);
-  old->cancelled = true;
-  old->release();
-  update_fd(fd, slot.get());
-  return true;
-}
+bool EventLoop::remove_reader(int fd) { return remove_fd_callback(fd, &FdCallbacks::reader); }
 
-bool EventLoop::remove_writer(int fd) {
-  if (m_closed || fd < 0 || static_cast<std::size_t>(fd) >= m_fds.size()) return false;
-  auto& slot = m_fds[static_cast<std::size_t>(fd)];
-  if (!slot || slot->writer == nullptr) return false;
-  detail::HandleState* old = std::exchange(slot->writer, nullptr);
-  old->cancelled = true;
-  old->release();
-  update_fd(fd, slot.get());
-  return true;
-}
+bool EventLoop::remove_writer(int fd) { return remove_fd_callback(fd, &FdCallbacks::writer); }
 
 // ---- running ------------------------------------------------------------------------------
 

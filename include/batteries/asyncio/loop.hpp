@@ -195,6 +195,8 @@ class EventLoop {
   void pop_timer() noexcept;
   void run_callback(detail::HandleState* state);
   void update_fd(int fd, FdCallbacks* callbacks);
+  void add_fd_callback(int fd, detail::HandleState* FdCallbacks::*which, Callback callback);
+  bool remove_fd_callback(int fd, detail::HandleState* FdCallbacks::*which);
   void drain_threadsafe() noexcept;
   static void run_handle(void* state);
 
