@@ -26,8 +26,11 @@ constexpr double kMaxSelectTimeout = 24 * 3600;
 // time.get_clock_info('monotonic').resolution on Linux.
 constexpr double kClockResolution = 1e-9;
 
-bool later(double when_a, std::uint64_t seq_a, double when_b, std::uint64_t seq_b) noexcept {
-  return when_a > when_b || (when_a == when_b && seq_a > seq_b);
+// The heap's order: std::*_heap keep the greatest on top, so "greater" means "due later".
+// Equal times keep the order they were scheduled in.
+template <class Timer>
+bool due_later(const Timer& a, const Timer& b) noexcept {
+  return a.when > b.when || (a.when == b.when && a.seq > b.seq);
 }
 
 }  // namespace
@@ -161,15 +164,12 @@ TimerHandle EventLoop::call_at(double when, Callback callback) {
 
 void EventLoop::push_timer(detail::HandleState* state) {
   m_timers.push_back({state->when, m_timer_seq++, state});
-  std::push_heap(m_timers.begin(), m_timers.end(), [](const Timer& a, const Timer& b) {
-    return later(a.when, a.seq, b.when, b.seq);
-  });
+  std::push_heap(m_timers.begin(), m_timers.end(), due_later<Timer>);
   state->scheduled = true;
 }
 
 void EventLoop::pop_timer() noexcept {
-  std::pop_heap(m_timers.begin(), m_timers.end(),
-                [](const Timer& a, const Timer& b) { return later(a.when, a.seq, b.when, b.seq); });
+  std::pop_heap(m_timers.begin(), m_timers.end(), due_later<Timer>);
   m_timers.pop_back();
 }
 
@@ -179,7 +179,7 @@ Handle EventLoop::call_soon_threadsafe(Callback callback) {
   bool wake = false;
   {
     const std::lock_guard lock(m_threadsafe_mutex);
-    if (m_closed_for_threads.load(std::memory_order_relaxed)) {
+    if (m_closed_for_threads) {
       delete state;
       throw RuntimeError("Event loop is closed");
     }
@@ -286,9 +286,7 @@ void EventLoop::run_once() {
       t.state->release();
       return true;
     });
-    std::make_heap(m_timers.begin(), m_timers.end(), [](const Timer& a, const Timer& b) {
-      return later(a.when, a.seq, b.when, b.seq);
-    });
+    std::make_heap(m_timers.begin(), m_timers.end(), due_later<Timer>);
     m_cancelled_timers = 0;
   } else {
     while (!m_timers.empty() && m_timers.front().state->cancelled) {
@@ -390,7 +388,7 @@ void EventLoop::close() {
   m_fds.clear();
   {
     const std::lock_guard lock(m_threadsafe_mutex);
-    m_closed_for_threads.store(true, std::memory_order_relaxed);
+    m_closed_for_threads = true;
     for (detail::HandleState* state : m_threadsafe) state->release();
     m_threadsafe.clear();
     m_selector.close();

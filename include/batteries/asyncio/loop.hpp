@@ -224,7 +224,7 @@ class EventLoop {
   std::mutex m_threadsafe_mutex;
   std::vector<detail::HandleState*> m_threadsafe;
   int m_wakeup_fd = -1;
-  std::atomic<bool> m_closed_for_threads{false};
+  bool m_closed_for_threads = false;  // guarded by m_threadsafe_mutex
 
   ExceptionHandler m_exception_handler;
   bool m_running = false;

@@ -173,14 +173,13 @@ std::optional<std::string> flag_name(i128 v) {
   return out;
 }
 
+/// The enum's _missing_ hook; called only for enums that declare one (HasMissing).
 template <class E>
 constexpr std::optional<E> call_missing(i128 v) {
-  if constexpr (HasMissing<E>) {
-    if (v >= std::numeric_limits<long long>::min() && v <= std::numeric_limits<long long>::max()) {
-      return batteries_enum_missing(E{}, static_cast<long long>(v));
-    }
+  if (v < std::numeric_limits<long long>::min() || v > std::numeric_limits<long long>::max()) {
+    return std::nullopt;
   }
-  return std::nullopt;
+  return batteries_enum_missing(E{}, static_cast<long long>(v));
 }
 
 template <class E>

@@ -213,7 +213,7 @@ struct MetaBase {
   using S = Source<E>;
   static constexpr Options opts = options_v<E>;
   static constexpr Kind kind = opts.kind;
-  static constexpr bool flag = kind == Kind::Flag || kind == Kind::IntFlag;
+  static constexpr bool flag = is_flag_v<E>;
   static constexpr FlagBoundary boundary = *opts.boundary;
   static constexpr std::string_view type_name = opts.name;
   static constexpr std::size_t size = S::size;
