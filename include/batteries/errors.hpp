@@ -23,6 +23,7 @@
 #include <string_view>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 namespace batteries {
 
@@ -200,5 +201,63 @@ BATTERIES_EXCEPTION(TimeoutError, OSError);
 /// escapes for quotes, backslashes, controls and other non-printable code points (\xNN,
 /// \uNNNN, \UNNNNNNNN). Bytes that are not valid UTF-8 are shown as \xNN.
 [[nodiscard]] std::string py_repr(std::string_view text);
+
+namespace detail {
+
+/// What BaseExceptionGroup and ExceptionGroup share: the message and the exceptions.
+class ExceptionGroupData {
+ public:
+  /// The message given to the constructor (Python's eg.message).
+  [[nodiscard]] const std::string& message() const noexcept { return m_message; }
+  /// The exceptions it carries, in order (Python's eg.exceptions).
+  [[nodiscard]] const std::vector<std::exception_ptr>& exceptions() const noexcept {
+    return m_exceptions;
+  }
+
+ protected:
+  ExceptionGroupData(std::string message, std::vector<std::exception_ptr> exceptions);
+  /// Python's str(eg): "message (2 sub-exceptions)".
+  [[nodiscard]] std::string describe() const;
+
+ private:
+  std::string m_message;
+  std::vector<std::exception_ptr> m_exceptions;
+};
+
+}  // namespace detail
+
+/// Python 3.11's BaseExceptionGroup: several exceptions raised together, some of which may be
+/// BaseExceptions (KeyboardInterrupt, CancelledError). ValueError if `exceptions` is empty or
+/// holds a null exception_ptr. Use make_exception_group() to get an ExceptionGroup when every
+/// exception is an Exception, as Python's constructor does.
+class BaseExceptionGroup : public detail::ExceptionGroupData, public detail::BaseExceptionImpl {
+ public:
+  BaseExceptionGroup(std::string message, std::vector<std::exception_ptr> exceptions)
+      : ExceptionGroupData(std::move(message), std::move(exceptions)),
+        detail::BaseExceptionImpl(describe()) {}
+  [[nodiscard]] std::string_view type_name() const noexcept override {
+    return "BaseExceptionGroup";
+  }
+  [[nodiscard]] std::string repr() const override;
+};
+
+/// Python 3.11's ExceptionGroup: a group of Exceptions, itself an Exception.
+/// (In Python it is also a BaseExceptionGroup; in C++ catch ExceptionGroup, or the shared
+/// detail::ExceptionGroupData, to handle both.)
+class ExceptionGroup : public detail::ExceptionGroupData, public detail::ExceptionImpl {
+ public:
+  ExceptionGroup(std::string message, std::vector<std::exception_ptr> exceptions);
+  [[nodiscard]] std::string_view type_name() const noexcept override { return "ExceptionGroup"; }
+  [[nodiscard]] std::string repr() const override;
+};
+
+/// True when `e` is an Exception (a batteries::Exception, or any other C++ exception), and
+/// false for the BaseExceptions that are not (SystemExit, KeyboardInterrupt, CancelledError).
+[[nodiscard]] bool is_exception(const std::exception_ptr& e) noexcept;
+
+/// Python's BaseExceptionGroup(message, exceptions) constructor: an ExceptionGroup when
+/// every exception is an Exception, else a BaseExceptionGroup.
+[[nodiscard]] std::exception_ptr make_exception_group(std::string message,
+                                                      std::vector<std::exception_ptr> exceptions);
 
 }  // namespace batteries

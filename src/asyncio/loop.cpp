@@ -1,6 +1,8 @@
 // EventLoop: Python's BaseEventLoop._run_once over a selector, a ring buffer and a timer heap.
 #include "batteries/asyncio/loop.hpp"
 
+#include <batteries/asyncio/task.hpp>
+
 #include <fmt/format.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -17,6 +19,10 @@ namespace batteries::asyncio {
 namespace {
 
 thread_local EventLoop* t_running = nullptr;
+
+// Every EventLoop that exists, so that a future outliving its loop can tell.
+std::mutex g_loops_mutex;
+std::vector<const EventLoop*> g_loops;
 
 // Python's _MIN_SCHEDULED_TIMER_HANDLES and _MIN_CANCELLED_TIMER_HANDLES_FRACTION: when
 // more than half of over 100 timers are cancelled, the heap is rebuilt without them.
@@ -43,7 +49,7 @@ struct EventLoop::FdCallbacks {
 void Handle::cancel() {
   if (m_state == nullptr || m_state->cancelled) return;
   m_state->cancelled = true;
-  if (m_state->scheduled && m_state->loop != nullptr) ++m_state->loop->m_cancelled_timers;
+  if (m_state->loop != nullptr) m_state->loop->disarm(m_state);
 }
 
 EventLoop::EventLoop() : m_ready(64) {
@@ -51,6 +57,8 @@ EventLoop::EventLoop() : m_ready(64) {
   if (m_wakeup_fd < 0) raise_errno();
   try {
     m_selector.register_(m_wakeup_fd, selectors::EVENT_READ);
+    const std::lock_guard lock(g_loops_mutex);
+    g_loops.push_back(this);
   } catch (...) {
     ::close(m_wakeup_fd);
     throw;
@@ -63,6 +71,14 @@ EventLoop::~EventLoop() {
     std::abort();
   }
   close();
+  detail::TaskCore::abandon_all(*this);
+  const std::lock_guard lock(g_loops_mutex);
+  std::erase(g_loops, this);
+}
+
+bool detail::loop_is_alive(const EventLoop* loop) noexcept {
+  const std::lock_guard lock(g_loops_mutex);
+  return std::find(g_loops.begin(), g_loops.end(), loop) != g_loops.end();
 }
 
 void EventLoop::check_closed() const {
@@ -91,9 +107,7 @@ detail::Ready EventLoop::pop_ready() noexcept {
   return item;
 }
 
-void EventLoop::schedule(void (*run)(void*), void* arg) { push_ready({run, arg}); }
-
-void EventLoop::run_handle(void* p) {
+void EventLoop::run_handle(void* p, void*) {
   auto* state = static_cast<detail::HandleState*>(p);
   struct Release {
     detail::HandleState* s;
@@ -135,7 +149,7 @@ Handle EventLoop::call_soon(Callback callback) {
   auto* state = new detail::HandleState{std::move(callback), this};
   state->refs.store(2, std::memory_order_relaxed);  // the queue's and the Handle's
   try {
-    push_ready({&EventLoop::run_handle, state});
+    push_ready({&EventLoop::run_handle, state, nullptr, nullptr});
   } catch (...) {
     delete state;
     throw;
@@ -152,9 +166,10 @@ TimerHandle EventLoop::call_at(double when, Callback callback) {
   check_closed();
   if (std::isnan(when)) throw ValueError("when must not be NaN");
   auto* state = new detail::HandleState{std::move(callback), this, when};
+  state->leave = &EventLoop::handle_left_heap;
   state->refs.store(2, std::memory_order_relaxed);  // the heap's and the TimerHandle's
   try {
-    push_timer(state);
+    arm(state, when);
   } catch (...) {
     delete state;
     throw;
@@ -162,10 +177,33 @@ TimerHandle EventLoop::call_at(double when, Callback callback) {
   return TimerHandle(state);
 }
 
-void EventLoop::push_timer(detail::HandleState* state) {
-  m_timers.push_back({state->when, m_timer_seq++, state});
+void EventLoop::handle_left_heap(detail::TimerNode* node, bool live) {
+  auto* state = static_cast<detail::HandleState*>(node);
+  if (live) {
+    // The heap's reference moves to the queue. Out of memory is reported, not lost.
+    try {
+      state->loop->push_ready({&EventLoop::run_handle, state, nullptr, nullptr});
+      return;
+    } catch (...) {
+      state->loop->call_exception_handler(
+          {"Dropped a timer callback", std::current_exception(), std::nullopt});
+    }
+  }
+  state->release();
+}
+
+std::uint64_t EventLoop::arm(detail::TimerNode* node, double when) {
+  const std::uint64_t seq = m_timer_seq++;
+  m_timers.push_back({when, seq, node});
   std::push_heap(m_timers.begin(), m_timers.end(), due_later<Timer>);
-  state->scheduled = true;
+  node->armed = seq;
+  return seq;
+}
+
+void EventLoop::disarm(detail::TimerNode* node) noexcept {
+  if (node->armed == 0) return;
+  node->armed = 0;
+  ++m_cancelled_timers;
 }
 
 void EventLoop::pop_timer() noexcept {
@@ -204,7 +242,7 @@ void EventLoop::drain_threadsafe() noexcept {
   }
   for (detail::HandleState* state : batch) {
     try {
-      push_ready({&EventLoop::run_handle, state});
+      push_ready({&EventLoop::run_handle, state, nullptr, nullptr});
     } catch (...) {
       state->release();  // out of memory: the callback is dropped, and reported
       call_exception_handler(
@@ -277,26 +315,28 @@ bool EventLoop::remove_writer(int fd) { return remove_fd_callback(fd, &FdCallbac
 
 // ---- running ------------------------------------------------------------------------------
 
-void EventLoop::run_once() {
-  // Drop cancelled timers: all of them when they are most of a large heap, else the top.
+void EventLoop::drop_cancelled_timers() noexcept {
+  // All of them when they are most of a large heap, else those on top.
   if (m_timers.size() > kMinTimersToCompact && m_cancelled_timers * 2 > m_timers.size()) {
-    std::erase_if(m_timers, [](const Timer& t) {
-      if (!t.state->cancelled) return false;
-      t.state->scheduled = false;
-      t.state->release();
+    std::erase_if(m_timers, [&](const Timer& t) {
+      if (t.live()) return false;
+      t.node->leave(t.node, false);
       return true;
     });
     std::make_heap(m_timers.begin(), m_timers.end(), due_later<Timer>);
     m_cancelled_timers = 0;
   } else {
-    while (!m_timers.empty() && m_timers.front().state->cancelled) {
-      detail::HandleState* state = m_timers.front().state;
+    while (!m_timers.empty() && !m_timers.front().live()) {
+      detail::TimerNode* node = m_timers.front().node;
       pop_timer();
-      state->scheduled = false;
       --m_cancelled_timers;
-      state->release();
+      node->leave(node, false);
     }
   }
+}
+
+void EventLoop::run_once() {
+  drop_cancelled_timers();
 
   selectors::BaseSelector::Timeout timeout;
   if (m_ready_size > 0 || m_stopping) {
@@ -317,27 +357,35 @@ void EventLoop::run_once() {
           (mask & selectors::EVENT_WRITE) != 0 ? callbacks->writer : nullptr}) {
       if (state == nullptr) continue;
       state->retain();
-      push_ready({&EventLoop::run_handle, state});
+      push_ready({&EventLoop::run_handle, state, nullptr, nullptr});
     }
   }
 
   const double end = time() + kClockResolution;
   while (!m_timers.empty() && m_timers.front().when < end) {
-    detail::HandleState* state = m_timers.front().state;
+    const Timer top = m_timers.front();
     pop_timer();
-    state->scheduled = false;
-    if (state->cancelled) {
-      --m_cancelled_timers;
-      state->release();
+    const bool live = top.live();
+    if (live) {
+      top.node->armed = 0;
     } else {
-      push_ready({&EventLoop::run_handle, state});  // the heap's reference moves to the queue
+      --m_cancelled_timers;
     }
+    top.node->leave(top.node, live);
   }
 
   // Only what was ready when the iteration started: callbacks queued by these run next time.
   for (std::size_t n = m_ready_size; n > 0; --n) {
     const detail::Ready item = pop_ready();
-    item.run(item.arg);
+    if (item.keep == nullptr) {
+      item.run(item.a, item.b);
+    } else {
+      struct Release {
+        detail::FutureCore* f;
+        ~Release() { detail::release_future(f); }
+      } release{item.keep};
+      item.run(item.a, item.b);
+    }
   }
 }
 
@@ -371,13 +419,15 @@ void EventLoop::close() {
   m_closed = true;
   while (m_ready_size > 0) {
     const detail::Ready item = pop_ready();
-    if (item.run == &EventLoop::run_handle) static_cast<detail::HandleState*>(item.arg)->release();
+    if (item.run == &EventLoop::run_handle) static_cast<detail::HandleState*>(item.a)->release();
+    if (item.keep != nullptr) detail::release_future(item.keep);
   }
-  for (const Timer& t : m_timers) {
-    t.state->scheduled = false;
-    t.state->release();
+  std::vector<Timer> timers;
+  timers.swap(m_timers);
+  for (const Timer& t : timers) {
+    if (t.live()) t.node->armed = 0;
+    t.node->leave(t.node, false);
   }
-  m_timers.clear();
   m_cancelled_timers = 0;
   for (auto& slot : m_fds) {
     if (!slot) continue;
@@ -403,10 +453,11 @@ void EventLoop::set_exception_handler(ExceptionHandler handler) {
   m_exception_handler = std::move(handler);
 }
 
-void EventLoop::default_exception_handler(const ExceptionContext& context) noexcept {
+void EventLoop::default_exception_handler_static(const ExceptionContext& context) noexcept {
   try {
     std::string text =
         context.message.empty() ? "Unhandled exception in event loop" : context.message;
+    if (!context.future.empty()) text += "\nfuture: " + context.future;
     if (context.exception) {
       try {
         std::rethrow_exception(context.exception);

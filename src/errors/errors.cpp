@@ -140,4 +140,88 @@ void raise_os_error(int errnum, std::optional<std::string> filename,
   std::rethrow_exception(make_os_error(errnum, std::move(filename), std::move(filename2)));
 }
 
+// ---- exception groups ------------------------------------------------------------------
+
+namespace detail {
+
+ExceptionGroupData::ExceptionGroupData(std::string message,
+                                       std::vector<std::exception_ptr> exceptions)
+    : m_message(std::move(message)), m_exceptions(std::move(exceptions)) {
+  if (m_exceptions.empty()) {
+    throw ValueError("second argument (exceptions) must be a non-empty sequence");
+  }
+  for (std::size_t i = 0; i < m_exceptions.size(); ++i) {
+    if (!m_exceptions[i]) {
+      throw ValueError(
+          fmt::format("Item {} of second argument (exceptions) is not an exception", i));
+    }
+  }
+}
+
+std::string ExceptionGroupData::describe() const {
+  const std::size_t n = m_exceptions.size();
+  return fmt::format("{} ({} sub-exception{})", m_message, n, n == 1 ? "" : "s");
+}
+
+namespace {
+
+std::string group_repr(std::string_view type, const ExceptionGroupData& group) {
+  std::string out = fmt::format("{}({}, [", type, py_repr(group.message()));
+  bool first = true;
+  for (const auto& e : group.exceptions()) {
+    if (!first) out += ", ";
+    first = false;
+    try {
+      std::rethrow_exception(e);
+    } catch (const BaseException& b) {
+      out += b.repr();
+    } catch (const std::exception& s) {
+      out += fmt::format("std::exception({})", py_repr(s.what()));
+    } catch (...) {
+      out += "<unknown exception>";
+    }
+  }
+  return out + "])";
+}
+
+}  // namespace
+
+}  // namespace detail
+
+std::string BaseExceptionGroup::repr() const { return detail::group_repr(type_name(), *this); }
+
+ExceptionGroup::ExceptionGroup(std::string message, std::vector<std::exception_ptr> exceptions)
+    : ExceptionGroupData(std::move(message), std::move(exceptions)),
+      detail::ExceptionImpl(describe()) {
+  for (const auto& e : this->exceptions()) {
+    if (!is_exception(e)) {
+      throw TypeError("Cannot nest BaseExceptions in an ExceptionGroup");
+    }
+  }
+}
+
+std::string ExceptionGroup::repr() const { return detail::group_repr(type_name(), *this); }
+
+bool is_exception(const std::exception_ptr& e) noexcept {
+  if (!e) return false;
+  try {
+    std::rethrow_exception(e);
+  } catch (const Exception&) {
+    return true;
+  } catch (const BaseException&) {
+    return false;
+  } catch (...) {
+    return true;
+  }
+}
+
+std::exception_ptr make_exception_group(std::string message,
+                                        std::vector<std::exception_ptr> exceptions) {
+  bool all = true;
+  for (const auto& e : exceptions) all = all && (!e || is_exception(e));
+  if (all)
+    return std::make_exception_ptr(ExceptionGroup(std::move(message), std::move(exceptions)));
+  return std::make_exception_ptr(BaseExceptionGroup(std::move(message), std::move(exceptions)));
+}
+
 }  // namespace batteries

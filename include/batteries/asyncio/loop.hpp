@@ -35,28 +35,49 @@ class EventLoop;
 
 namespace detail {
 
+class TaskCore;
+
+/// Something the timer heap can hold. A heap entry is live while the node's `armed` equals
+/// the entry's sequence number; cancelling a timer sets `armed` to 0 and leaves the entry to
+/// be dropped lazily, as Python leaves cancelled TimerHandles in its heap.
+struct TimerNode {
+  /// Called once for each heap entry when it leaves the heap: `live` when it is due and
+  /// still armed (the node queues its work), false when it was cancelled (the node releases
+  /// what the entry held).
+  void (*leave)(TimerNode* node, bool live) = nullptr;
+  std::uint64_t armed = 0;
+};
+
 /// The shared state of a Handle: the callback and whether it was cancelled. Reference
 /// counted, atomically, because call_soon_threadsafe() creates it on another thread.
-struct HandleState {
+struct HandleState : TimerNode {
   std::function<void()> callback;
   EventLoop* loop = nullptr;
   double when = 0;  // for timers
   std::atomic<std::uint32_t> refs{1};
   bool cancelled = false;
-  bool scheduled = false;  // a timer still in the loop's heap
 
+  HandleState(std::function<void()> cb, EventLoop* l, double w = 0) noexcept
+      : callback(std::move(cb)), loop(l), when(w) {}
   void retain() noexcept { refs.fetch_add(1, std::memory_order_relaxed); }
   void release() noexcept {
     if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
   }
 };
 
-/// One entry of the ready queue: a function and its argument. Callbacks use a trampoline
-/// over a HandleState; coroutines resume through their own, with no allocation.
+class FutureCore;
+
+/// One entry of the ready queue: a function and two arguments. Callbacks use a trampoline
+/// over a HandleState; tasks and futures use their own, with no allocation.
 struct Ready {
-  void (*run)(void*);
-  void* arg;
+  void (*run)(void*, void*);
+  void* a;
+  void* b;
+  FutureCore* keep;  ///< a reference the entry holds, released after it runs or is dropped
 };
+
+/// Drops a reference to a future (future.cpp).
+void release_future(FutureCore* future) noexcept;
 
 }  // namespace detail
 
@@ -107,6 +128,7 @@ struct ExceptionContext {
   std::string message;
   std::exception_ptr exception;  ///< may be null
   std::optional<Handle> handle;  ///< the callback that raised, if any
+  std::string future = {};       ///< repr() of the future or task involved, if any
 };
 
 class EventLoop {
@@ -168,7 +190,11 @@ class EventLoop {
     return m_exception_handler;
   }
   /// Writes the message, the exception's type and message to stderr, as Python logs them.
-  void default_exception_handler(const ExceptionContext& context) noexcept;
+  void default_exception_handler(const ExceptionContext& context) noexcept {
+    default_exception_handler_static(context);
+  }
+  /// The same, for reports that have no loop any more.
+  static void default_exception_handler_static(const ExceptionContext& context) noexcept;
 
   // ---- debug ------------------------------------------------------------------------------
   /// Debug mode: callbacks that run longer than slow_callback_duration seconds are reported
@@ -178,8 +204,18 @@ class EventLoop {
   double slow_callback_duration = 0.1;
 
   // ---- internals for the rest of batteries::asyncio ---------------------------------------
-  /// Queues run(arg) to run soon, like call_soon but with no Handle and no allocation.
-  void schedule(void (*run)(void*), void* arg);
+  /// Queues run(a, b) to run soon, like call_soon but with no Handle and no allocation.
+  void schedule(void (*run)(void*, void*), void* a, void* b = nullptr,
+                detail::FutureCore* keep = nullptr) {
+    push_ready({run, a, b, keep});
+  }
+  /// Puts node in the timer heap, due at loop time `when`; returns the entry's sequence
+  /// number, which is also stored in node->armed. Cancel with disarm().
+  std::uint64_t arm(detail::TimerNode* node, double when);
+  /// Cancels node's live heap entry, if it has one; the entry leaves the heap later.
+  void disarm(detail::TimerNode* node) noexcept;
+  /// The task whose step is running now, or nullptr (see current_task()).
+  [[nodiscard]] detail::TaskCore* current_task() const noexcept { return m_current_task; }
   /// The number of callbacks ready to run and of timers pending (for tests and debugging).
   [[nodiscard]] std::size_t ready_count() const noexcept { return m_ready_size; }
   [[nodiscard]] std::size_t timer_count() const noexcept { return m_timers.size(); }
@@ -191,14 +227,15 @@ class EventLoop {
   void run_once();
   void push_ready(detail::Ready item);
   detail::Ready pop_ready() noexcept;
-  void push_timer(detail::HandleState* state);
   void pop_timer() noexcept;
+  void drop_cancelled_timers() noexcept;
   void run_callback(detail::HandleState* state);
   void update_fd(int fd, FdCallbacks* callbacks);
   void add_fd_callback(int fd, detail::HandleState* FdCallbacks::*which, Callback callback);
   bool remove_fd_callback(int fd, detail::HandleState* FdCallbacks::*which);
   void drain_threadsafe() noexcept;
-  static void run_handle(void* state);
+  static void run_handle(void* state, void*);
+  static void handle_left_heap(detail::TimerNode* node, bool live);
 
   selectors::DefaultSelector m_selector;
   std::vector<selectors::BaseSelector::ReadyRef> m_events;
@@ -212,10 +249,11 @@ class EventLoop {
   struct Timer {
     double when;
     std::uint64_t seq;
-    detail::HandleState* state;
+    detail::TimerNode* node;
+    [[nodiscard]] bool live() const noexcept { return node->armed == seq; }
   };
   std::vector<Timer> m_timers;
-  std::uint64_t m_timer_seq = 0;
+  std::uint64_t m_timer_seq = 1;  // 0 means "not armed"
   std::size_t m_cancelled_timers = 0;
 
   std::vector<std::unique_ptr<FdCallbacks>> m_fds;  // indexed by fd
@@ -227,12 +265,20 @@ class EventLoop {
   bool m_closed_for_threads = false;  // guarded by m_threadsafe_mutex
 
   ExceptionHandler m_exception_handler;
+  // The task running now; the tasks not yet done, in an intrusive list (Python's
+  // all_tasks() weak set); and the counter that names them "Task-<n>".
+  detail::TaskCore* m_current_task = nullptr;
+  detail::TaskCore* m_tasks = nullptr;
+  std::uint64_t m_task_counter = 0;
+  // SystemExit or KeyboardInterrupt that ended a task: re-raised out of run_forever().
+  std::exception_ptr m_exit_exception;
   bool m_running = false;
   bool m_stopping = false;
   bool m_closed = false;
   bool m_debug = false;
 
   friend class Handle;
+  friend class detail::TaskCore;
 };
 
 /// The loop running in this thread. RuntimeError("no running event loop") otherwise.
@@ -241,5 +287,11 @@ EventLoop& get_running_loop();
 EventLoop* running_loop() noexcept;
 /// A new event loop (Python's asyncio.new_event_loop()); the caller owns it.
 std::unique_ptr<EventLoop> new_event_loop();
+
+namespace detail {
+/// Whether loop is an EventLoop that has not been destroyed (for reports from futures that
+/// outlive their loop, which then go to the default handler).
+bool loop_is_alive(const EventLoop* loop) noexcept;
+}  // namespace detail
 
 }  // namespace batteries::asyncio
