@@ -434,15 +434,18 @@ TEST(Cancel, CancelWhileTheWakeupIsQueuedStillCancels) {
 
 TEST(Run, CancelsAndAwaitsTheTasksLeftPending) {
   bool cleaned = false;
+  // A lambda coroutine reads its captures through the closure, so the closure must outlive
+  // the task: name it, never create_task([&]{...}()) from a temporary.
+  auto background = [&]() -> Task<void> {
+    try {
+      co_await aio::sleep(3600);
+    } catch (const aio::CancelledError&) {
+      cleaned = true;
+      throw;
+    }
+  };
   auto main = [&]() -> Task<int> {
-    aio::create_task([&]() -> Task<void> {
-      try {
-        co_await aio::sleep(3600);
-      } catch (const aio::CancelledError&) {
-        cleaned = true;
-        throw;
-      }
-    }());
+    aio::create_task(background());
     co_await aio::sleep(0);
     co_return 3;
   };
