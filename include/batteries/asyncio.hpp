@@ -4,6 +4,11 @@
 //   asyncio/exceptions.hpp  CancelledError, InvalidStateError, QueueEmpty, ...
 //   asyncio/future.hpp      Future<T>, AnyFuture, Outcome<T>
 //   asyncio/task.hpp        Task<T>, create_task, sleep, current_task, all_tasks, run
+//   asyncio/tasks.hpp       gather, wait, wait_for, timeout, shield, as_completed, TaskGroup
+//   asyncio/locks.hpp       Event, Lock, Semaphore, BoundedSemaphore, Condition, Barrier
+//   asyncio/queues.hpp      Queue, PriorityQueue, LifoQueue
+//   asyncio/threads.hpp     to_thread, run_in_executor, ThreadPoolExecutor,
+//                           run_coroutine_threadsafe
 //
 // docs/asyncio.md lists every Python name with its C++ spelling.
 #pragma once
@@ -11,4 +16,8 @@
 #include "batteries/asyncio/exceptions.hpp"
 #include "batteries/asyncio/future.hpp"
 #include "batteries/asyncio/loop.hpp"
+#include "batteries/asyncio/locks.hpp"
+#include "batteries/asyncio/queues.hpp"
 #include "batteries/asyncio/task.hpp"
+#include "batteries/asyncio/tasks.hpp"
+#include "batteries/asyncio/threads.hpp"

@@ -1,0 +1,3 @@
+// asyncio combinators: placeholder.
+#pragma once
+#include <batteries/asyncio/task.hpp>

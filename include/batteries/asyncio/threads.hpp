@@ -1,0 +1,2 @@
+// asyncio threads: placeholder, filled in by the work on issue 4.
+#pragma once

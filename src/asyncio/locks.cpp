@@ -1,0 +1,2 @@
+// asyncio locks: placeholder.
+#include <batteries/asyncio/locks.hpp>

@@ -1,0 +1,2 @@
+// asyncio combinators.
+#include <batteries/asyncio/tasks.hpp>

@@ -1,0 +1,2 @@
+// asyncio threads: placeholder.
+#include <batteries/asyncio/threads.hpp>

@@ -1,0 +1,1 @@
+// asyncio locks tests: placeholder.

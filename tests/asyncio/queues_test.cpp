@@ -1,0 +1,1 @@
+// asyncio queues tests: placeholder.

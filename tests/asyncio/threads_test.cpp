@@ -1,0 +1,1 @@
+// asyncio threads tests: placeholder.
