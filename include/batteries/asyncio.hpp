@@ -4,7 +4,8 @@
 //   asyncio/exceptions.hpp  CancelledError, InvalidStateError, QueueEmpty, ...
 //   asyncio/future.hpp      Future<T>, AnyFuture, Outcome<T>
 //   asyncio/task.hpp        Task<T>, create_task, sleep, current_task, all_tasks, run
-//   asyncio/tasks.hpp       gather, wait, wait_for, timeout, shield, as_completed, TaskGroup
+//   asyncio/tasks.hpp       gather, wait, wait_for, timeout, shield, as_completed
+//   asyncio/taskgroups.hpp  TaskGroup and task_group()
 //   asyncio/locks.hpp       Event, Lock, Semaphore, BoundedSemaphore, Condition, Barrier
 //   asyncio/queues.hpp      Queue, PriorityQueue, LifoQueue
 //   asyncio/threads.hpp     to_thread, run_in_executor, ThreadPoolExecutor,
@@ -19,5 +20,6 @@
 #include "batteries/asyncio/locks.hpp"
 #include "batteries/asyncio/queues.hpp"
 #include "batteries/asyncio/task.hpp"
+#include "batteries/asyncio/taskgroups.hpp"
 #include "batteries/asyncio/tasks.hpp"
 #include "batteries/asyncio/threads.hpp"

@@ -154,9 +154,9 @@ struct ResultSlot {
 template <>
 struct ResultSlot<void> {};
 
-/// The shared state of a Future<T>, on the heap.
+/// The shared state of a Future<T>, on the heap. gather() derives from it.
 template <class T>
-class FutureState final : public FutureCore, public ResultSlot<T> {
+class FutureState : public FutureCore, public ResultSlot<T> {
  public:
   using FutureCore::FutureCore;
 
@@ -371,6 +371,12 @@ class Future : public AnyFuture {
   template <class>
   friend class Future;
   friend class AnyFuture;
+
+ public:
+  /// A handle adopting a reference to state (for the rest of batteries::asyncio).
+  explicit Future(State* adopted) noexcept : AnyFuture(adopted) {}
+
+ private:
   explicit Future(detail::FutureCore* adopted) noexcept : AnyFuture(adopted) {}
   State& state() const { return static_cast<State&>(core()); }
 
