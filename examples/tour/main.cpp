@@ -12,6 +12,7 @@
 int main(int argc, char** argv) {
   const std::map<std::string, std::function<void()>> sections = {
       {"errors", tour::errors},
+      {"asyncio", tour::asyncio},
       {"enum", tour::enum_},
       {"selectors", tour::selectors},
   };

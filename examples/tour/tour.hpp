@@ -10,6 +10,7 @@ namespace tour {
 
 inline void heading(std::string_view title) { fmt::print("\n== {} ==\n", title); }
 
+void asyncio();
 void errors();
 void enum_();  // `enum` is a C++ keyword
 void selectors();
