@@ -210,18 +210,16 @@ std::size_t FutureCore::remove_user_callback(std::uint64_t id) noexcept {
     return is_user(cb) && static_cast<UserCallback*>(cb.arg)->id == id;
   };
   std::size_t removed = 0;
+  if (m_more_callbacks) {
+    removed += std::erase_if(*m_more_callbacks, [&](const DoneCallback& cb) {
+      if (!matches(cb)) return false;
+      delete static_cast<UserCallback*>(cb.arg);
+      return true;
+    });
+  }
   if (matches(m_callback)) {
     delete static_cast<UserCallback*>(m_callback.arg);
-    removed += remove_callback(m_callback);
-  }
-  if (m_more_callbacks) {
-    for (const DoneCallback& cb : *m_more_callbacks) {
-      if (matches(cb)) {
-        delete static_cast<UserCallback*>(cb.arg);
-        ++removed;
-      }
-    }
-    std::erase_if(*m_more_callbacks, matches);
+    removed += remove_callback(m_callback);  // compares the pointer only
   }
   return removed;
 }

@@ -87,6 +87,7 @@ Task<void> wait_cores(std::vector<FutureCore*> cores, std::optional<double> time
     error = std::current_exception();
   }
   state->timeout.cancel();
+  state->timeout = Handle();  // its callback holds the state: break the cycle
   for (std::size_t i = 0; i < cores.size(); ++i) cores[i]->remove_user_callback(ids[i]);
   if (error) std::rethrow_exception(error);
 }

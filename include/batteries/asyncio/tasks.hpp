@@ -555,11 +555,15 @@ auto as_completed(R&& aws, std::optional<double> timeout = std::nullopt) {
     }));
   }
   if (timeout && !fs.empty()) {
-    queue->m_timeout = loop.call_later(*timeout, [queue, fs, ids]() mutable {
+    // A weak reference: the queue holds this timer, which must not hold the queue.
+    std::weak_ptr<detail::CompletionQueue<F>> weak = queue;
+    queue->m_timeout = loop.call_later(*timeout, [weak, fs, ids]() mutable {
+      auto q = weak.lock();
+      if (!q) return;
       for (std::size_t i = 0; i < fs.size(); ++i) {
-        if (fs[i].remove_done_callback(ids[i]) > 0) queue->push(std::nullopt);
+        if (fs[i].remove_done_callback(ids[i]) > 0) q->push(std::nullopt);
       }
-      queue->m_todo = 0;
+      q->m_todo = 0;
     });
   }
   std::vector<Task<T>> out;
