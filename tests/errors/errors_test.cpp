@@ -7,7 +7,9 @@
 #include <cerrno>
 #include <cstring>
 #include <sstream>
+#include <stdexcept>
 #include <type_traits>
+#include <vector>
 
 #include "python.hpp"
 #include "raises.hpp"
@@ -182,6 +184,52 @@ TEST(Mapping, AgreesWithCPython) {
     ++compared;
   }
   EXPECT_GT(compared, 100);
+}
+
+TEST(ExceptionGroup, CarriesEveryExceptionAndDescribesItselfAsPythonDoes) {
+  std::vector<std::exception_ptr> errors{std::make_exception_ptr(ValueError("a")),
+                                         std::make_exception_ptr(TypeError("b"))};
+  const ExceptionGroup eg("unhandled errors in a TaskGroup", errors);
+  EXPECT_STREQ(eg.what(), "unhandled errors in a TaskGroup (2 sub-exceptions)");
+  EXPECT_EQ(eg.message(), "unhandled errors in a TaskGroup");
+  EXPECT_EQ(eg.exceptions().size(), 2u);
+  EXPECT_EQ(eg.repr(),
+            "ExceptionGroup('unhandled errors in a TaskGroup', [ValueError('a'), "
+            "TypeError('b')])");
+  const ExceptionGroup one("m", {std::make_exception_ptr(ValueError("x"))});
+  EXPECT_STREQ(one.what(), "m (1 sub-exception)");
+  // An ExceptionGroup is an Exception and a std::exception.
+  EXPECT_TRUE((std::is_base_of_v<Exception, ExceptionGroup>));
+  EXPECT_TRUE((std::is_base_of_v<std::exception, ExceptionGroup>));
+  EXPECT_FALSE((std::is_base_of_v<Exception, BaseExceptionGroup>));
+}
+
+TEST(ExceptionGroup, RejectsWhatPythonRejects) {
+  EXPECT_RAISES_MSG(ExceptionGroup("m", {}), ValueError,
+                    "second argument (exceptions) must be a non-empty sequence");
+  EXPECT_RAISES_MSG(ExceptionGroup("m", {std::make_exception_ptr(ValueError("x")), nullptr}),
+                    ValueError, "Item 1 of second argument (exceptions) is not an exception");
+  EXPECT_RAISES_MSG(ExceptionGroup("m", {std::make_exception_ptr(KeyboardInterrupt("k"))}),
+                    TypeError, "Cannot nest BaseExceptions in an ExceptionGroup");
+}
+
+TEST(ExceptionGroup, MakeExceptionGroupPicksTheClassAsPythonsConstructorDoes) {
+  auto plain = make_exception_group("m", {std::make_exception_ptr(ValueError("x")),
+                                          std::make_exception_ptr(std::runtime_error("y"))});
+  EXPECT_RAISES(std::rethrow_exception(plain), ExceptionGroup);
+  auto base = make_exception_group(
+      "m", {std::make_exception_ptr(ValueError("x")), std::make_exception_ptr(SystemExit("bye"))});
+  try {
+    std::rethrow_exception(base);
+  } catch (const BaseExceptionGroup& g) {
+    EXPECT_STREQ(g.what(), "m (2 sub-exceptions)");
+    EXPECT_EQ(g.type_name(), "BaseExceptionGroup");
+  } catch (...) {
+    ADD_FAILURE() << "not a BaseExceptionGroup";
+  }
+  EXPECT_TRUE(is_exception(std::make_exception_ptr(ValueError("x"))));
+  EXPECT_FALSE(is_exception(std::make_exception_ptr(KeyboardInterrupt("x"))));
+  EXPECT_FALSE(is_exception(nullptr));
 }
 
 }  // namespace
