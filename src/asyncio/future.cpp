@@ -28,6 +28,15 @@ void run_user_callback(void* arg, void* future) {
 
 bool is_user(const DoneCallback& cb) noexcept { return cb.fn == &run_user_callback; }
 
+}  // namespace
+
+void drop_ready(const Ready& item) noexcept {
+  if (item.run == &run_user_callback) delete static_cast<UserCallback*>(item.a);
+  if (item.keeps()) static_cast<FutureCore*>(item.arg())->release();
+}
+
+namespace {
+
 std::exception_ptr invalid_state(const FutureCore& f) {
   return std::make_exception_ptr(
       InvalidStateError(fmt::format("{}: {}", f.state_name(), f.repr())));
@@ -38,8 +47,8 @@ std::exception_ptr invalid_state(const FutureCore& f) {
 FutureCore::~FutureCore() {
   // Callbacks never scheduled: user ones are ours to free.
   if (is_user(m_callback)) delete static_cast<UserCallback*>(m_callback.arg);
-  if (m_more_callbacks) {
-    for (const DoneCallback& cb : *m_more_callbacks) {
+  if (m_extra) {
+    for (const DoneCallback& cb : m_extra->more_callbacks) {
       if (is_user(cb)) delete static_cast<UserCallback*>(cb.arg);
     }
   }
@@ -102,9 +111,9 @@ std::string FutureCore::repr() const {
 
 void FutureCore::set_cancel_message(std::string_view msg) {
   if (msg.empty()) {
-    m_cancel_message.reset();
+    if (m_extra) m_extra->cancel_message.clear();
   } else {
-    m_cancel_message = std::make_unique<std::string>(msg);
+    extra().cancel_message = msg;
   }
 }
 
@@ -128,7 +137,7 @@ std::exception_ptr FutureCore::exception() {
   return m_exception;
 }
 
-void FutureCore::check_result() {
+void FutureCore::check_result_slow() {
   if (m_state == State::CANCELLED) {
     // A task that ended by raising CancelledError re-raises that one, message and all.
     std::rethrow_exception(m_exception ? m_exception : make_cancelled_error());
@@ -158,12 +167,7 @@ void FutureCore::set_exception(std::exception_ptr e) {
   schedule_callbacks();
 }
 
-void FutureCore::finish() noexcept {
-  m_state = State::FINISHED;
-  schedule_callbacks();
-}
-
-void FutureCore::add_callback(DoneCallback cb) {
+void FutureCore::add_callback_slow(DoneCallback cb) {
   if (done()) {
     retain();
     try {
@@ -178,20 +182,19 @@ void FutureCore::add_callback(DoneCallback cb) {
     m_callback = cb;
     return;
   }
-  if (!m_more_callbacks) m_more_callbacks = std::make_unique<std::vector<DoneCallback>>();
-  m_more_callbacks->push_back(cb);
+  extra().more_callbacks.push_back(cb);
 }
 
 std::size_t FutureCore::remove_callback(DoneCallback cb) noexcept {
   std::size_t removed = 0;
-  if (m_more_callbacks) removed += std::erase(*m_more_callbacks, cb);
+  if (m_extra) removed += std::erase(m_extra->more_callbacks, cb);
   if (m_callback == cb) {
     ++removed;
     m_callback = {};
     // Keep the order: the first of the rest moves into the inline slot.
-    if (m_more_callbacks && !m_more_callbacks->empty()) {
-      m_callback = m_more_callbacks->front();
-      m_more_callbacks->erase(m_more_callbacks->begin());
+    if (has_more_callbacks()) {
+      m_callback = m_extra->more_callbacks.front();
+      m_extra->more_callbacks.erase(m_extra->more_callbacks.begin());
     }
   }
   return removed;
@@ -210,8 +213,8 @@ std::size_t FutureCore::remove_user_callback(std::uint64_t id) noexcept {
     return is_user(cb) && static_cast<UserCallback*>(cb.arg)->id == id;
   };
   std::size_t removed = 0;
-  if (m_more_callbacks) {
-    removed += std::erase_if(*m_more_callbacks, [&](const DoneCallback& cb) {
+  if (m_extra) {
+    removed += std::erase_if(m_extra->more_callbacks, [&](const DoneCallback& cb) {
       if (!matches(cb)) return false;
       delete static_cast<UserCallback*>(cb.arg);
       return true;
@@ -224,7 +227,7 @@ std::size_t FutureCore::remove_user_callback(std::uint64_t id) noexcept {
   return removed;
 }
 
-void FutureCore::schedule_callbacks() noexcept {
+void FutureCore::schedule_callbacks_slow() noexcept {
   // Each queued callback holds a reference to the future until it has run.
   auto queue = [this](const DoneCallback& cb) {
     retain();
@@ -239,9 +242,10 @@ void FutureCore::schedule_callbacks() noexcept {
   };
   const DoneCallback first = std::exchange(m_callback, {});
   if (first.fn != nullptr) queue(first);
-  if (m_more_callbacks) {
-    auto rest = std::move(m_more_callbacks);
-    for (const DoneCallback& cb : *rest) queue(cb);
+  if (has_more_callbacks()) {
+    std::vector<DoneCallback> rest = std::move(m_extra->more_callbacks);
+    m_extra->more_callbacks.clear();
+    for (const DoneCallback& cb : rest) queue(cb);
   }
 }
 

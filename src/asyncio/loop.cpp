@@ -87,17 +87,13 @@ void EventLoop::check_closed() const {
 
 // ---- the ready queue ------------------------------------------------------------------------
 
-void EventLoop::push_ready(detail::Ready item) {
-  if (m_ready_size == m_ready.size()) {
-    std::vector<detail::Ready> bigger(m_ready.size() * 2);
-    for (std::size_t i = 0; i < m_ready_size; ++i) {
-      bigger[i] = m_ready[(m_ready_head + i) & (m_ready.size() - 1)];
-    }
-    m_ready.swap(bigger);
-    m_ready_head = 0;
+void EventLoop::grow_ready() {
+  std::vector<detail::Ready> bigger(m_ready.size() * 2);
+  for (std::size_t i = 0; i < m_ready_size; ++i) {
+    bigger[i] = m_ready[(m_ready_head + i) & (m_ready.size() - 1)];
   }
-  m_ready[(m_ready_head + m_ready_size) & (m_ready.size() - 1)] = item;
-  ++m_ready_size;
+  m_ready.swap(bigger);
+  m_ready_head = 0;
 }
 
 detail::Ready EventLoop::pop_ready() noexcept {
@@ -149,7 +145,7 @@ Handle EventLoop::call_soon(Callback callback) {
   auto* state = new detail::HandleState{std::move(callback), this};
   state->refs.store(2, std::memory_order_relaxed);  // the queue's and the Handle's
   try {
-    push_ready({&EventLoop::run_handle, state, nullptr, nullptr});
+    push_ready({&EventLoop::run_handle, state, 0});
   } catch (...) {
     delete state;
     throw;
@@ -182,7 +178,7 @@ void EventLoop::handle_left_heap(detail::TimerNode* node, bool live) {
   if (live) {
     // The heap's reference moves to the queue. Out of memory is reported, not lost.
     try {
-      state->loop->push_ready({&EventLoop::run_handle, state, nullptr, nullptr});
+      state->loop->push_ready({&EventLoop::run_handle, state, 0});
       return;
     } catch (...) {
       state->loop->call_exception_handler(
@@ -242,7 +238,7 @@ void EventLoop::drain_threadsafe() noexcept {
   }
   for (detail::HandleState* state : batch) {
     try {
-      push_ready({&EventLoop::run_handle, state, nullptr, nullptr});
+      push_ready({&EventLoop::run_handle, state, 0});
     } catch (...) {
       state->release();  // out of memory: the callback is dropped, and reported
       call_exception_handler(
@@ -357,7 +353,7 @@ void EventLoop::run_once() {
           (mask & selectors::EVENT_WRITE) != 0 ? callbacks->writer : nullptr}) {
       if (state == nullptr) continue;
       state->retain();
-      push_ready({&EventLoop::run_handle, state, nullptr, nullptr});
+      push_ready({&EventLoop::run_handle, state, 0});
     }
   }
 
@@ -377,14 +373,14 @@ void EventLoop::run_once() {
   // Only what was ready when the iteration started: callbacks queued by these run next time.
   for (std::size_t n = m_ready_size; n > 0; --n) {
     const detail::Ready item = pop_ready();
-    if (item.keep == nullptr) {
-      item.run(item.a, item.b);
+    if (!item.keeps()) {
+      item.run(item.a, item.arg());
     } else {
       struct Release {
-        detail::FutureCore* f;
-        ~Release() { detail::release_future(f); }
-      } release{item.keep};
-      item.run(item.a, item.b);
+        void* f;
+        ~Release() { detail::release_future(static_cast<detail::FutureCore*>(f)); }
+      } release{item.arg()};
+      item.run(item.a, item.arg());
     }
   }
 }
@@ -420,7 +416,7 @@ void EventLoop::close() {
   while (m_ready_size > 0) {
     const detail::Ready item = pop_ready();
     if (item.run == &EventLoop::run_handle) static_cast<detail::HandleState*>(item.a)->release();
-    if (item.keep != nullptr) detail::release_future(item.keep);
+    detail::drop_ready(item);
   }
   std::vector<Timer> timers;
   timers.swap(m_timers);
@@ -445,6 +441,9 @@ void EventLoop::close() {
     ::close(m_wakeup_fd);
     m_wakeup_fd = -1;
   }
+  // Last, so that the callbacks dropped above have released what they held: the default
+  // executor is shut down and its threads joined (asyncio/threads.hpp).
+  if (m_threads) detail::close_loop_threads(*this);
 }
 
 // ---- errors ---------------------------------------------------------------------------------

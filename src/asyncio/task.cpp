@@ -1,6 +1,7 @@
 // Tasks: the step that resumes a coroutine, cancellation, sleep, and asyncio.run.
 #include <fmt/format.h>
 #include <batteries/asyncio/task.hpp>
+#include <batteries/asyncio/threads.hpp>
 
 namespace batteries::asyncio {
 
@@ -39,8 +40,8 @@ void TaskCore::start(EventLoop& loop, std::optional<std::string> name) {
   loop.schedule(&TaskCore::step, this);
   m_loop = &loop;
   m_owner = this;
-  m_id = ++loop.m_task_counter;
-  if (name) m_name = std::make_unique<std::string>(std::move(*name));
+  m_id = static_cast<std::uint32_t>(++loop.m_task_counter);
+  if (name) set_name(std::move(*name));
   m_next = loop.m_tasks;
   if (m_next != nullptr) m_next->m_prev = this;
   loop.m_tasks = this;
@@ -51,9 +52,10 @@ std::coroutine_handle<> TaskCore::run_inline(TaskCore* owner, std::coroutine_han
   if (owner == nullptr) throw RuntimeError("a coroutine can only be awaited from a task");
   m_owner = owner;
   m_loop = owner->m_loop;
-  m_continuation = parent;
-  owner->m_leaf = m_leaf;  // this frame's own handle, until it finishes
-  return m_leaf;
+  const std::coroutine_handle<> self = m_link;
+  m_link = parent;
+  owner->m_link = self;  // the task resumes this frame, until it finishes
+  return self;
 }
 
 std::coroutine_handle<> TaskCore::finish_frame() noexcept {
@@ -74,8 +76,8 @@ std::coroutine_handle<> TaskCore::finish_frame() noexcept {
   m_waiter = nullptr;
   schedule_callbacks();
   if (!is_root()) {
-    m_owner->m_leaf = m_continuation;
-    return m_continuation;
+    m_owner->m_link = m_link;  // back to the awaiting frame
+    return m_link;
   }
   // Unlink from the loop's pending tasks and drop the task's reference to itself, which
   // may free this frame: nothing here may touch it afterwards.
@@ -100,7 +102,7 @@ void TaskCore::step(void* p, void*) {
     EventLoop* loop;
     ~Leave() { loop->m_current_task = nullptr; }
   } leave{loop};
-  task->m_leaf.resume();  // the task may be gone after this
+  task->m_link.resume();  // the task may be gone after this
   if (loop->m_exit_exception) std::rethrow_exception(std::exchange(loop->m_exit_exception, {}));
 }
 
@@ -154,12 +156,14 @@ void TaskCore::sleep_left_heap(TimerNode* node, bool live) {
 }
 
 std::string TaskCore::get_name() const {
-  if (m_name) return *m_name;
+  if (m_extra && m_extra->has_name) return m_extra->name;
   return fmt::format("Task-{}", m_id);
 }
 
 void TaskCore::set_name(std::string name) {
-  m_name = std::make_unique<std::string>(std::move(name));
+  FutureExtra& e = extra();
+  e.name = std::move(name);
+  e.has_name = true;
 }
 
 std::string TaskCore::repr() const {
@@ -271,10 +275,15 @@ void run_main(TaskCore& main, std::optional<bool> debug) {
       cancel_all_tasks(loop);
     } catch (...) {
     }
+    try {
+      run_shutdown_default_executor(loop);  // Python's loop.shutdown_default_executor()
+    } catch (...) {
+    }
     loop.close();
     throw;
   }
   cancel_all_tasks(loop);
+  run_shutdown_default_executor(loop);  // Python's loop.shutdown_default_executor()
   loop.close();
 }
 

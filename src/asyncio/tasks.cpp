@@ -10,13 +10,6 @@ namespace batteries::asyncio {
 
 namespace detail {
 
-bool GatherCore::cancel_children(std::string_view msg) {
-  bool any = false;
-  for (FutureCore* child : m_children) any = child->cancel(msg) || any;
-  if (any) m_cancel_requested = true;
-  return any;
-}
-
 bool GatherCore::child_done(FutureCore& child) {
   ++m_finished;
   if (m_self->done()) {
@@ -33,7 +26,7 @@ bool GatherCore::child_done(FutureCore& child) {
       return false;
     }
   }
-  if (m_finished < m_children.size()) return false;
+  if (m_finished < m_total) return false;
   if (m_cancel_requested) {
     // A gather being cancelled raises CancelledError whatever return_exceptions says.
     m_self->set_exception(child.make_cancelled_error());

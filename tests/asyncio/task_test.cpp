@@ -259,6 +259,18 @@ TEST(Future, UnretrievedExceptionIsReported) {
   EXPECT_EQ(reports[1].rfind("Task exception was never retrieved|<Task finished", 0), 0u);
 }
 
+TEST(Future, CallbacksStillQueuedWhenTheLoopClosesAreDroppedAndFreed) {
+  aio::EventLoop loop;
+  aio::Future<int> f(loop);
+  int called = 0;
+  f.add_done_callback([&](aio::Future<int>&) { ++called; });
+  f.add_done_callback([&](aio::Future<int>&) { ++called; });
+  f.set_result(1);  // both callbacks are queued, holding the future
+  loop.close();     // they never run; ASan checks that nothing they held leaks
+  EXPECT_EQ(called, 0);
+  EXPECT_EQ(f.result(), 1);
+}
+
 TEST(Sleep, SleepsAtLeastTheDelayAndReturnsTheResult) {
   auto main = []() -> Task<int> {
     auto& loop = aio::get_running_loop();

@@ -64,6 +64,14 @@ class Waiter {
   ~Waiter() = default;
 };
 
+/// What few futures need, kept out of line so that every task stays small.
+struct FutureExtra {
+  std::string cancel_message;                // "" when none was given
+  std::vector<DoneCallback> more_callbacks;  // after the first, which is inline
+  std::string name;                          // a task's name, when set
+  bool has_name = false;
+};
+
 /// The state every future and task shares: Python's Future without the result, which the
 /// typed subclasses store. Reference counted (not atomically: one thread).
 class FutureCore {
@@ -92,15 +100,26 @@ class FutureCore {
   std::exception_ptr exception();
   /// The checks of Python's Future.result(): raises what result() raises, returns if a
   /// value is there. Marks the exception retrieved.
-  void check_result();
+  void check_result() {
+    if (m_state != State::FINISHED || m_exception) check_result_slow();
+  }
   /// Python's Future.set_exception(). InvalidStateError when done; TypeError for null.
   void set_exception(std::exception_ptr e);
   /// InvalidStateError("<STATE>: <repr>") unless pending (before set_result).
   void check_pending() const;
   /// Marks the future finished with a value the subclass stored, and schedules callbacks.
-  void finish() noexcept;
+  void finish() noexcept {
+    m_state = State::FINISHED;
+    schedule_callbacks();
+  }
 
-  void add_callback(DoneCallback cb);
+  void add_callback(DoneCallback cb) {
+    if (m_state == State::PENDING && m_callback.fn == nullptr) {
+      m_callback = cb;
+    } else {
+      add_callback_slow(cb);
+    }
+  }
   /// Removes every callback equal to cb; returns how many.
   std::size_t remove_callback(DoneCallback cb) noexcept;
   /// A user callback: calls fn with this future when it is done; returns an id for
@@ -110,7 +129,7 @@ class FutureCore {
 
   /// The message of the cancellation ("" when none was given).
   [[nodiscard]] std::string cancel_message() const {
-    return m_cancel_message ? *m_cancel_message : std::string();
+    return m_extra ? m_extra->cancel_message : std::string();
   }
   /// A CancelledError carrying the cancellation message (Python's _make_cancelled_error).
   [[nodiscard]] std::exception_ptr make_cancelled_error() const;
@@ -125,21 +144,48 @@ class FutureCore {
   virtual ~FutureCore();
   /// Frees the storage: delete for a heap future, destroy() for a task's frame.
   virtual void destroy() noexcept = 0;
-  void schedule_callbacks() noexcept;
+  /// Queues the done callbacks (Python's __schedule_callbacks). Each holds a reference to
+  /// the future until it has run.
+  void schedule_callbacks() noexcept {
+    if (m_callback.fn == nullptr) return;
+    if (!m_extra) {
+      const DoneCallback cb = std::exchange(m_callback, {});
+      retain();
+      try {
+        m_loop->schedule(cb.fn, cb.arg, this, this);
+        return;
+      } catch (...) {
+        release();
+        m_callback = cb;
+      }
+    }
+    schedule_callbacks_slow();
+  }
   void set_cancel_message(std::string_view msg);
 
   EventLoop* m_loop;
   std::exception_ptr m_exception;
-  std::unique_ptr<std::string> m_cancel_message;
+  std::unique_ptr<FutureExtra> m_extra;
   DoneCallback m_callback{};  // the first callback, stored inline
-  std::unique_ptr<std::vector<DoneCallback>> m_more_callbacks;
   std::uint32_t m_refs = 1;
   State m_state = State::PENDING;
   bool m_log_traceback = false;  // an exception was set and nobody has retrieved it
   bool m_is_task = false;
+  bool m_must_cancel = false;  // a task's pending cancel() (here, where there is room)
+
+  FutureExtra& extra() {
+    if (!m_extra) m_extra = std::make_unique<FutureExtra>();
+    return *m_extra;
+  }
+  [[nodiscard]] bool has_more_callbacks() const noexcept {
+    return m_extra && !m_extra->more_callbacks.empty();
+  }
 
  private:
   void last_release() noexcept;
+  void check_result_slow();
+  void add_callback_slow(DoneCallback cb);
+  void schedule_callbacks_slow() noexcept;
 };
 
 /// A value slot: the typed part of a future or task.

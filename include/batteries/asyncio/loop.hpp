@@ -32,10 +32,16 @@
 namespace batteries::asyncio {
 
 class EventLoop;
+class ThreadPoolExecutor;
 
 namespace detail {
 
 class TaskCore;
+/// The loop's default executor and its channel for other threads (asyncio/threads.hpp).
+class LoopThreads;
+/// close(): closes that channel and shuts the default executor down, joining its threads
+/// (defined in threads.cpp).
+void close_loop_threads(EventLoop& loop) noexcept;
 
 /// Something the timer heap can hold. A heap entry is live while the node's `armed` equals
 /// the entry's sequence number; cancelling a timer sets `armed` to 0 and leaves the entry to
@@ -69,15 +75,23 @@ class FutureCore;
 
 /// One entry of the ready queue: a function and two arguments. Callbacks use a trampoline
 /// over a HandleState; tasks and futures use their own, with no allocation.
+/// When the entry holds a reference to a future (released after it runs, or when it is
+/// dropped), that future is b, with its low bit set; run() receives it untagged.
 struct Ready {
   void (*run)(void*, void*);
   void* a;
-  void* b;
-  FutureCore* keep;  ///< a reference the entry holds, released after it runs or is dropped
+  std::uintptr_t b;
+
+  [[nodiscard]] bool keeps() const noexcept { return (b & 1U) != 0; }
+  [[nodiscard]] void* arg() const noexcept {
+    return reinterpret_cast<void*>(b & ~std::uintptr_t{1});
+  }
 };
 
 /// Drops a reference to a future (future.cpp).
 void release_future(FutureCore* future) noexcept;
+/// close(): frees what a ready-queue entry that will never run holds (future.cpp).
+void drop_ready(const Ready& item) noexcept;
 
 }  // namespace detail
 
@@ -196,6 +210,13 @@ class EventLoop {
   /// The same, for reports that have no loop any more.
   static void default_exception_handler_static(const ExceptionContext& context) noexcept;
 
+  // ---- executors (asyncio/threads.hpp) ----------------------------------------------------
+  /// Python's loop.set_default_executor(executor): the pool that run_in_executor(loop,
+  /// nullptr, ...) and to_thread() use. Python 3.11 takes only a ThreadPoolExecutor (else
+  /// TypeError); here the type says so. A previous default executor is released (its
+  /// destructor waits for its jobs if the loop owned it alone). Defined in threads.cpp.
+  void set_default_executor(std::shared_ptr<ThreadPoolExecutor> executor);
+
   // ---- debug ------------------------------------------------------------------------------
   /// Debug mode: callbacks that run longer than slow_callback_duration seconds are reported
   /// through the exception handler ("Executing ... took 0.123 seconds").
@@ -205,9 +226,12 @@ class EventLoop {
 
   // ---- internals for the rest of batteries::asyncio ---------------------------------------
   /// Queues run(a, b) to run soon, like call_soon but with no Handle and no allocation.
+  /// With keep, the entry holds that reference until it has run; b must then be null or
+  /// keep itself, and run() receives keep as b.
   void schedule(void (*run)(void*, void*), void* a, void* b = nullptr,
                 detail::FutureCore* keep = nullptr) {
-    push_ready({run, a, b, keep});
+    const auto word = reinterpret_cast<std::uintptr_t>(keep != nullptr ? keep : b);
+    push_ready({run, a, keep != nullptr ? (word | 1U) : word});
   }
   /// Puts node in the timer heap, due at loop time `when`; returns the entry's sequence
   /// number, which is also stored in node->armed. Cancel with disarm().
@@ -219,13 +243,20 @@ class EventLoop {
   /// The number of callbacks ready to run and of timers pending (for tests and debugging).
   [[nodiscard]] std::size_t ready_count() const noexcept { return m_ready_size; }
   [[nodiscard]] std::size_t timer_count() const noexcept { return m_timers.size(); }
+  /// The default executor and the thread channel (threads.cpp), created on first use.
+  [[nodiscard]] std::shared_ptr<detail::LoopThreads>& threads_state() noexcept { return m_threads; }
 
  private:
   struct FdCallbacks;
 
   void check_closed() const;
   void run_once();
-  void push_ready(detail::Ready item);
+  void push_ready(detail::Ready item) {
+    if (m_ready_size == m_ready.size()) grow_ready();
+    m_ready[(m_ready_head + m_ready_size) & (m_ready.size() - 1)] = item;
+    ++m_ready_size;
+  }
+  void grow_ready();
   detail::Ready pop_ready() noexcept;
   void pop_timer() noexcept;
   void drop_cancelled_timers() noexcept;
@@ -265,6 +296,7 @@ class EventLoop {
   bool m_closed_for_threads = false;  // guarded by m_threadsafe_mutex
 
   ExceptionHandler m_exception_handler;
+  std::shared_ptr<detail::LoopThreads> m_threads;  // loop thread only; see threads_state()
   // The task running now; the tasks not yet done, in an intrusive list (Python's
   // all_tasks() weak set); and the counter that names them "Task-<n>".
   detail::TaskCore* m_current_task = nullptr;

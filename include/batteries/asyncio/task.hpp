@@ -76,7 +76,7 @@ class TaskCore : public FutureCore, public TimerNode {
   /// The task is about to suspend on waiter, to be resumed at frame h.
   void suspend_on(Waiter* waiter, std::coroutine_handle<> h) noexcept {
     m_waiter = waiter;
-    m_leaf = h;
+    m_link = h;
   }
   /// Schedules a step (Python's call_soon(self.__step)).
   void schedule_step();
@@ -104,22 +104,21 @@ class TaskCore : public FutureCore, public TimerNode {
   TaskCore* m_next = nullptr;
 
  protected:
-  void set_self(std::coroutine_handle<> self) noexcept { m_leaf = self; }
+  void set_self(std::coroutine_handle<> self) noexcept { m_link = self; }
 
  private:
   friend class FutureCore;
   void report_never_awaited() noexcept;
   static void sleep_left_heap(TimerNode* node, bool live);
 
-  std::coroutine_handle<> m_leaf;          // root: the frame to resume; before start: self
-  std::coroutine_handle<> m_continuation;  // awaited in place: the awaiting frame
+  // Before the frame starts, its own handle. Then, in a task: the frame to resume next
+  // (the innermost one awaited in place). In a frame awaited in place: the awaiting frame.
+  std::coroutine_handle<> m_link;
   TaskCore* m_owner = nullptr;
   Waiter* m_waiter = nullptr;  // Python's _fut_waiter
-  std::unique_ptr<std::string> m_name;
-  std::uint64_t m_id = 0;
   const char* m_function;
+  std::uint32_t m_id = 0;  // "Task-<id>" (it wraps after 2**32 tasks)
   std::uint32_t m_num_cancels_requested = 0;
-  bool m_must_cancel = false;
 };
 
 template <class T>

@@ -115,20 +115,16 @@ class GatherCore {
  public:
   GatherCore(FutureCore* self, bool return_exceptions) noexcept
       : m_self(self), m_return_exceptions(return_exceptions) {}
-  /// Python's _GatheringFuture.cancel: cancels every child; true if any was cancelled.
-  bool cancel_children(std::string_view msg);
   /// Python's _done_callback: true when every child is done and the result is due.
   bool child_done(FutureCore& child);
 
-  std::vector<FutureCore*> m_children;  // not owned: the typed state holds the handles
+  std::size_t m_total = 0;
+  bool m_cancel_requested = false;
 
  private:
   FutureCore* m_self;
   std::size_t m_finished = 0;
   bool m_return_exceptions;
-
- public:
-  bool m_cancel_requested = false;
 };
 
 /// gather's future: a FutureState<R> that also owns the children and fills in R.
@@ -142,9 +138,9 @@ class GatherState final : public FutureState<R> {
         m_shared(shared) {}
 
   void watch() {
-    for_each_child([&](auto& c) { m_gather.m_children.push_back(c.core_ptr()); });
+    for_each_child([&](auto&) { ++m_gather.m_total; });
     if constexpr (std::is_default_constructible_v<R>) {
-      if (m_gather.m_children.empty()) {
+      if (m_gather.m_total == 0) {
         this->put(R{});
         this->finish();
         return;
@@ -152,14 +148,18 @@ class GatherState final : public FutureState<R> {
     }
     // Each callback keeps this state alive until it has run, even if the caller drops the
     // future first (Python's closures do the same).
-    for (FutureCore* c : m_gather.m_children) {
+    for_each_child([&](auto& c) {
       this->retain();
-      c->add_callback({&GatherState::on_child, this});
-    }
+      c.core_ptr()->add_callback({&GatherState::on_child, this});
+    });
   }
+  /// Python's _GatheringFuture.cancel: cancels every child; true if any was cancelled.
   bool cancel(std::string_view msg) override {
     if (this->done()) return false;
-    return m_gather.cancel_children(msg);
+    bool any = false;
+    for_each_child([&](auto& c) { any = c.cancel(msg) || any; });
+    if (any) m_gather.m_cancel_requested = true;
+    return any;
   }
 
  private:
@@ -239,11 +239,22 @@ auto gather_range(Range&& aws) {
   using R = std::vector<gather_item_t<Outcomes, F>>;
   using Children = std::vector<F>;
   Children children;
-  if constexpr (std::ranges::sized_range<Range>) children.reserve(std::ranges::size(aws));
   bool shared = false;
-  for (auto&& a : aws) {
-    shared = shared || already_started(a);
-    children.push_back(started(std::forward<decltype(a)>(a)));
+  if constexpr (std::is_same_v<std::remove_cvref_t<Range>, Children> &&
+                !std::is_lvalue_reference_v<Range>) {
+    // A vector handed over: adopt it, and start its tasks where they are.
+    children = std::move(aws);
+    for (F& c : children) {
+      shared = shared || already_started(c);
+      if (!c) throw TypeError("An asyncio.Future, a coroutine or an awaitable is required");
+      c = ensure_future(std::move(c));
+    }
+  } else {
+    if constexpr (std::ranges::sized_range<Range>) children.reserve(std::ranges::size(aws));
+    for (auto&& a : aws) {
+      shared = shared || already_started(a);
+      children.push_back(started(std::forward<decltype(a)>(a)));
+    }
   }
   EventLoop* loop = children.empty() ? &get_running_loop() : children.front().core_ptr()->loop();
   auto* state = new GatherState<R, Children, Outcomes>(loop, std::move(children), shared);
@@ -298,13 +309,25 @@ Task<void> wait_cores(std::vector<FutureCore*> cores, std::optional<double> time
                       ReturnWhen return_when);
 }  // namespace detail
 
+namespace detail {
+template <class F>
+Task<WaitResult<F>> wait_and_split(std::vector<F> fs, std::vector<FutureCore*> cores,
+                                   std::optional<double> timeout, ReturnWhen return_when) {
+  co_await wait_cores(std::move(cores), timeout, return_when);
+  WaitResult<F> out;
+  for (F& f : fs) (f.done() ? out.done : out.pending).push_back(std::move(f));
+  co_return out;
+}
+}  // namespace detail
+
 /// Python's asyncio.wait(aws, timeout=None, return_when=ALL_COMPLETED): waits for the tasks
 /// or futures (never cancels them) and returns those done and those still pending.
 /// ValueError for an empty range; TypeError for a task not yet started (Python 3.11 forbids
-/// coroutines here: pass create_task(...) results).
+/// coroutines here: pass create_task(...) results). The range is read at the call.
 template <AwaitableRange R>
 Task<WaitResult<std::remove_cvref_t<std::ranges::range_value_t<R>>>> wait(
-    R&& aws, std::optional<double> timeout = std::nullopt, ReturnWhen return_when = ALL_COMPLETED) {
+    R&& aws, std::optional<double> timeout = std::nullopt,
+    ReturnWhen return_when = ALL_COMPLETED) {
   using F = std::remove_cvref_t<std::ranges::range_value_t<R>>;
   std::vector<F> fs;
   std::vector<detail::FutureCore*> cores;
@@ -319,10 +342,7 @@ Task<WaitResult<std::remove_cvref_t<std::ranges::range_value_t<R>>>> wait(
     fs.push_back(std::move(f));
   }
   if (fs.empty()) throw ValueError("Set of Tasks/Futures is empty.");
-  co_await detail::wait_cores(std::move(cores), timeout, return_when);
-  WaitResult<F> out;
-  for (F& f : fs) (f.done() ? out.done : out.pending).push_back(std::move(f));
-  co_return out;
+  return detail::wait_and_split(std::move(fs), std::move(cores), timeout, return_when);
 }
 
 // ---- wait_for, shield ---------------------------------------------------------------------
