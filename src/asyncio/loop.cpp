@@ -72,6 +72,7 @@ EventLoop::~EventLoop() {
   }
   close();
   detail::TaskCore::abandon_all(*this);
+  drop_ready_queue();  // what the abandoned frames' destructors queued
   const std::lock_guard lock(g_loops_mutex);
   std::erase(g_loops, this);
 }
@@ -86,6 +87,14 @@ void EventLoop::check_closed() const {
 }
 
 // ---- the ready queue ------------------------------------------------------------------------
+
+void EventLoop::drop_ready_queue() noexcept {
+  while (m_ready_size > 0) {
+    const detail::Ready item = pop_ready();
+    if (item.run == &EventLoop::run_handle) static_cast<detail::HandleState*>(item.a)->release();
+    detail::drop_ready(item);
+  }
+}
 
 void EventLoop::grow_ready() {
   std::vector<detail::Ready> bigger(m_ready.size() * 2);
@@ -219,6 +228,7 @@ Handle EventLoop::call_soon_threadsafe(Callback callback) {
     }
     wake = m_threadsafe.empty();
     m_threadsafe.push_back(state);
+    m_threadsafe_pending.store(true, std::memory_order_release);
     if (wake) {
       // Under the lock, so that close() cannot close the eventfd in between.
       const std::uint64_t one = 1;
@@ -235,6 +245,7 @@ void EventLoop::drain_threadsafe() noexcept {
   {
     const std::lock_guard lock(m_threadsafe_mutex);
     batch.swap(m_threadsafe);
+    m_threadsafe_pending.store(false, std::memory_order_relaxed);
   }
   for (detail::HandleState* state : batch) {
     try {
@@ -255,11 +266,15 @@ void EventLoop::update_fd(int fd, FdCallbacks* callbacks) {
   if (callbacks->writer != nullptr) events |= selectors::EVENT_WRITE;
   const bool registered = m_selector.get_map().contains(fd);
   if (events == selectors::Events{}) {
-    if (registered) m_selector.unregister(fd);
+    if (registered) {
+      m_selector.unregister(fd);
+      --m_watched_fds;
+    }
   } else if (registered) {
     m_selector.modify(fd, events);
   } else {
     m_selector.register_(fd, events);
+    ++m_watched_fds;
   }
 }
 
@@ -341,7 +356,15 @@ void EventLoop::run_once() {
     const double wait = std::clamp(m_timers.front().when - time(), 0.0, kMaxSelectTimeout);
     timeout = std::chrono::nanoseconds(static_cast<std::int64_t>(std::ceil(wait * 1e9)));
   }
-  m_selector.select(m_events, timeout);
+  if (timeout == selectors::BaseSelector::Timeout(std::chrono::nanoseconds(0)) &&
+      m_watched_fds == 0) {
+    // Callbacks are ready and no descriptor but the eventfd is watched: a poll of the
+    // selector could only report call_soon_threadsafe() work, which the flag shows.
+    m_events.clear();
+    if (m_threadsafe_pending.load(std::memory_order_acquire)) drain_threadsafe();
+  } else {
+    m_selector.select(m_events, timeout);
+  }
   for (const auto& [key, mask] : m_events) {
     if (key->fd == m_wakeup_fd) {
       drain_threadsafe();
@@ -413,11 +436,7 @@ void EventLoop::close() {
   if (m_running) throw RuntimeError("Cannot close a running event loop");
   if (m_closed) return;
   m_closed = true;
-  while (m_ready_size > 0) {
-    const detail::Ready item = pop_ready();
-    if (item.run == &EventLoop::run_handle) static_cast<detail::HandleState*>(item.a)->release();
-    detail::drop_ready(item);
-  }
+  drop_ready_queue();
   std::vector<Timer> timers;
   timers.swap(m_timers);
   for (const Timer& t : timers) {

@@ -1,9 +1,11 @@
 // Tests of coroutines, tasks, futures, sleep, cancellation and asyncio::run.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <batteries/asyncio.hpp>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "python.hpp"
@@ -438,6 +440,41 @@ TEST(Cancel, CancelWhileTheWakeupIsQueuedStillCancels) {
     f.set_result(1);  // the waiter's wakeup is queued
     waiter.cancel();  // the future is done: the task must raise at its resumption
     EXPECT_RAISES(co_await waiter, aio::CancelledError);
+  };
+  aio::run(main());
+}
+
+TEST(Cancel, ATaskThatCancelsItselfRaisesAtItsNextWaitEvenIfTheFutureNeverCompletes) {
+  auto main = []() -> Task<std::string> {
+    aio::Future<int> never;
+    aio::current_task().cancel("self");
+    try {
+      co_await never;  // Python's __step cancels the new waiter at once
+    } catch (const aio::CancelledError& e) {
+      EXPECT_TRUE(never.cancelled());
+      aio::current_task().uncancel();
+      co_return e.what();
+    }
+    co_return "not cancelled";
+  };
+  EXPECT_EQ(aio::run(main()), "self");
+}
+
+TEST(EventLoopFastPath, ThreadsafeCallbacksRunWhileTheLoopIsBusy) {
+  // With callbacks always ready and no descriptor watched, the loop skips the selector;
+  // call_soon_threadsafe() must still get through.
+  auto main = []() -> Task<int> {
+    auto& loop = aio::get_running_loop();
+    std::atomic<bool> ran{false};
+    std::thread other([&] { loop.call_soon_threadsafe([&] { ran = true; }); });
+    int spins = 0;
+    while (!ran && spins < 10'000'000) {
+      co_await aio::sleep(0);
+      ++spins;
+    }
+    other.join();
+    EXPECT_TRUE(ran);
+    co_return spins;
   };
   aio::run(main());
 }

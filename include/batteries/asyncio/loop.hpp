@@ -265,6 +265,7 @@ class EventLoop {
   void add_fd_callback(int fd, detail::HandleState* FdCallbacks::*which, Callback callback);
   bool remove_fd_callback(int fd, detail::HandleState* FdCallbacks::*which);
   void drain_threadsafe() noexcept;
+  void drop_ready_queue() noexcept;
   static void run_handle(void* state, void*);
   static void handle_left_heap(detail::TimerNode* node, bool live);
 
@@ -292,8 +293,10 @@ class EventLoop {
   // call_soon_threadsafe: a locked queue and an eventfd that wakes the selector.
   std::mutex m_threadsafe_mutex;
   std::vector<detail::HandleState*> m_threadsafe;
+  std::atomic<bool> m_threadsafe_pending{false};  // m_threadsafe is not empty
   int m_wakeup_fd = -1;
   bool m_closed_for_threads = false;  // guarded by m_threadsafe_mutex
+  std::size_t m_watched_fds = 0;      // descriptors in the selector besides the eventfd
 
   ExceptionHandler m_exception_handler;
   std::shared_ptr<detail::LoopThreads> m_threads;  // loop thread only; see threads_state()

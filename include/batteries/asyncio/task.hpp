@@ -74,9 +74,12 @@ class TaskCore : public FutureCore, public TimerNode {
   /// by it (Python's __step keeps the CancelledError it was given).
   void clear_must_cancel() noexcept { m_must_cancel = false; }
   /// The task is about to suspend on waiter, to be resumed at frame h.
-  void suspend_on(Waiter* waiter, std::coroutine_handle<> h) noexcept {
+  void suspend_on(Waiter* waiter, std::coroutine_handle<> h) {
     m_waiter = waiter;
     m_link = h;
+    // Python's __step: a task that must cancel (it cancelled itself while running) cancels
+    // the new waiter at once, rather than when the waiter is done.
+    if (m_must_cancel && waiter->cancel_wait(cancel_message())) m_must_cancel = false;
   }
   /// Schedules a step (Python's call_soon(self.__step)).
   void schedule_step();
