@@ -11,6 +11,43 @@ namespace detail {
 
 void release_future(FutureCore* future) noexcept { future->release(); }
 
+bool is_cancelled_error(const std::exception_ptr& e) noexcept {
+  if (!e) return false;
+  try {
+    std::rethrow_exception(e);
+  } catch (const CancelledError&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+bool is_exit_exception(const std::exception_ptr& e) noexcept {
+  if (!e) return false;
+  try {
+    std::rethrow_exception(e);
+  } catch (const SystemExit&) {
+    return true;
+  } catch (const KeyboardInterrupt&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+std::string exception_repr(const std::exception_ptr& e) {
+  if (!e) return "None";
+  try {
+    std::rethrow_exception(e);
+  } catch (const BaseException& b) {
+    return b.repr();
+  } catch (const std::exception& s) {
+    return fmt::format("std::exception({})", py_repr(s.what()));
+  } catch (...) {
+    return "<unknown exception>";
+  }
+}
+
 namespace {
 
 // A user's done callback: a function of the future, and the id remove_done_callback takes.
@@ -93,17 +130,7 @@ std::string FutureCore::repr() const {
       break;
     case State::FINISHED:
       out += "finished";
-      if (m_exception) {
-        try {
-          std::rethrow_exception(m_exception);
-        } catch (const BaseException& e) {
-          out += " exception=" + e.repr();
-        } catch (const std::exception& e) {
-          out += fmt::format(" exception=std::exception({})", py_repr(e.what()));
-        } catch (...) {
-          out += " exception=<unknown>";
-        }
-      }
+      if (m_exception) out += " exception=" + exception_repr(m_exception);
       break;
   }
   return out + ">";

@@ -7,32 +7,6 @@ namespace batteries::asyncio {
 
 namespace detail {
 
-namespace {
-
-bool is_cancelled_error(const std::exception_ptr& e) noexcept {
-  try {
-    std::rethrow_exception(e);
-  } catch (const CancelledError&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
-
-bool is_exit(const std::exception_ptr& e) noexcept {
-  try {
-    std::rethrow_exception(e);
-  } catch (const SystemExit&) {
-    return true;
-  } catch (const KeyboardInterrupt&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
-
-}  // namespace
-
 void TaskCore::start(EventLoop& loop, std::optional<std::string> name) {
   if (m_owner == this) throw TypeError(fmt::format("a coroutine was expected, got {}", repr()));
   if (m_owner != nullptr) throw RuntimeError("cannot reuse already awaited coroutine");
@@ -64,7 +38,7 @@ std::coroutine_handle<> TaskCore::finish_frame() noexcept {
       m_state = State::CANCELLED;
     } else {
       m_state = State::FINISHED;
-      if (is_exit(m_exception)) {
+      if (is_exit_exception(m_exception)) {
         if (is_root()) m_loop->m_exit_exception = m_exception;
       } else {
         m_log_traceback = is_root();  // in place, the awaiting frame receives it at once
@@ -175,17 +149,7 @@ std::string TaskCore::repr() const {
                                 : state == "FINISHED"  ? "finished"
                                                        : state,
                                 py_repr(get_name()), m_function, done() ? "done" : "running");
-  if (m_state == State::FINISHED && m_exception) {
-    try {
-      std::rethrow_exception(m_exception);
-    } catch (const BaseException& e) {
-      out += " exception=" + e.repr();
-    } catch (const std::exception& e) {
-      out += fmt::format(" exception=std::exception({})", py_repr(e.what()));
-    } catch (...) {
-      out += " exception=<unknown>";
-    }
-  }
+  if (m_state == State::FINISHED && m_exception) out += " exception=" + exception_repr(m_exception);
   return out + ">";
 }
 

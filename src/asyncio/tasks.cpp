@@ -164,16 +164,7 @@ bool Timeout::exit(const std::exception_ptr& error) {
   m_handler = Handle();
   if (m_state == State::EXPIRING) {
     m_state = State::EXPIRED;
-    bool cancelled_error = false;
-    if (error) {
-      try {
-        std::rethrow_exception(error);
-      } catch (const CancelledError&) {
-        cancelled_error = true;
-      } catch (...) {
-      }
-    }
-    return m_task.uncancel() <= m_cancelling && cancelled_error;
+    return m_task.uncancel() <= m_cancelling && detail::is_cancelled_error(error);
   }
   if (m_state == State::ENTERED) m_state = State::EXITED;
   return false;
@@ -214,32 +205,6 @@ Timeout timeout(std::optional<double> delay) {
 Timeout timeout_at(std::optional<double> when) { return Timeout(when); }
 
 // ---- TaskGroup ----------------------------------------------------------------------------
-
-namespace {
-
-bool is_base_error(const std::exception_ptr& e) noexcept {
-  try {
-    std::rethrow_exception(e);
-  } catch (const SystemExit&) {
-    return true;
-  } catch (const KeyboardInterrupt&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
-
-bool is_cancelled_error(const std::exception_ptr& e) noexcept {
-  try {
-    std::rethrow_exception(e);
-  } catch (const CancelledError&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
-
-}  // namespace
 
 TaskGroup::~TaskGroup() {
   // Normally empty: exit() waits for every task. A frame destroyed early (its loop torn
@@ -298,7 +263,7 @@ void TaskGroup::on_task_done(AnyTask task) {
   std::exception_ptr e = task.exception();
   if (!e) return;
   m_errors.push_back(e);
-  if (is_base_error(e) && !m_base_error) m_base_error = e;
+  if (detail::is_exit_exception(e) && !m_base_error) m_base_error = e;
   if (m_parent.done()) {
     m_loop->call_exception_handler(
         {fmt::format("Task {} has errored out but its parent task {} is already completed",
@@ -315,8 +280,8 @@ void TaskGroup::on_task_done(AnyTask task) {
 
 Task<void> TaskGroup::exit(std::exception_ptr error) {
   m_exiting = true;
-  if (error && is_base_error(error) && !m_base_error) m_base_error = error;
-  const bool error_is_cancel = error && is_cancelled_error(error);
+  if (error && detail::is_exit_exception(error) && !m_base_error) m_base_error = error;
+  const bool error_is_cancel = error && detail::is_cancelled_error(error);
   std::exception_ptr propagate_cancellation = error_is_cancel ? error : nullptr;
   if (m_parent_cancel_requested && m_parent.uncancel() == 0) propagate_cancellation = nullptr;
   if (error && !m_aborting) abort();

@@ -210,8 +210,14 @@ class FutureState : public FutureCore, public ResultSlot<T> {
   void destroy() noexcept override { delete this; }
 };
 
-/// Throws a CancelledError if the task must be cancelled (defined in task.hpp).
 class TaskCore;
+
+/// True for a CancelledError (null: false).
+[[nodiscard]] bool is_cancelled_error(const std::exception_ptr& e) noexcept;
+/// True for SystemExit and KeyboardInterrupt, which end the loop as they end Python's.
+[[nodiscard]] bool is_exit_exception(const std::exception_ptr& e) noexcept;
+/// How a repr() shows an exception: ValueError('x').
+[[nodiscard]] std::string exception_repr(const std::exception_ptr& e);
 
 /// Awaiting a future from a task: suspends until it is done (Python's `yield self`).
 /// The typed awaiters (below and in task.hpp) add await_resume.
