@@ -298,7 +298,7 @@ TEST(Lock, ManyWaitersSomeCancelledInTheMiddleKeepTheirOrder) {
       log.push_back(std::to_string(n));
       co_await aio::sleep(0);
     } catch (const aio::CancelledError&) {
-      log.push_back("x" + std::to_string(n));
+      log.push_back(std::string("x").append(std::to_string(n)));
     }
   };
   auto main = [&]() -> Task<void> {
@@ -315,7 +315,7 @@ TEST(Lock, ManyWaitersSomeCancelledInTheMiddleKeepTheirOrder) {
   };
   aio::run(main());
   std::string expected;
-  for (int n = 1; n < 30; n += 3) expected += "x" + std::to_string(n) + " ";
+  for (int n = 1; n < 30; n += 3) expected += std::string("x").append(std::to_string(n)) + " ";
   for (int n = 0; n < 30; ++n) {
     if (n % 3 != 1) expected += std::to_string(n) + " ";
   }
@@ -1092,7 +1092,7 @@ asyncio.run(main())
       {
         auto guard = co_await cond;
         items.push_back(std::to_string(i));
-        out.push_back(">" + std::to_string(i));
+        out.push_back(std::string(">").append(std::to_string(i)));
         if (i % 3 == 2) {
           cond.notify_all();
         } else {
@@ -1204,7 +1204,7 @@ TEST(Barrier, ResetBreaksTheWaitersAndRefills) {
   auto worker = [&](std::string name) -> Task<void> {
     try {
       const std::size_t index = co_await barrier.wait();
-      log.push_back(name + " passed " + std::to_string(index));
+      log.push_back(name + std::string(" passed ").append(std::to_string(index)));
     } catch (const aio::BrokenBarrierError& e) {
       log.push_back(name + " broken: " + e.what());
     }
@@ -1289,7 +1289,7 @@ asyncio.run(main())
       for (int i = 0; i < delays[r]; ++i) co_await aio::sleep(0);
       try {
         const std::size_t index = co_await barrier.wait();
-        out.push_back(name + std::to_string(r) + ":" + std::to_string(index));
+        out.push_back(name + std::to_string(r) + std::string(":").append(std::to_string(index)));
       } catch (const aio::BrokenBarrierError&) {
         out.push_back(name + std::to_string(r) + ":broken");
       }

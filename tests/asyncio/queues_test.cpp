@@ -151,12 +151,12 @@ TEST(PriorityQueue, OrderMatchesHeapqOnManyItems) {
       co_await q.put(pairs[static_cast<std::size_t>(i)]);
       if (i % 3 == 0) {
         auto [p, j] = co_await q.get();
-        out.push_back(std::to_string(p) + "/" + std::to_string(j));
+        out.push_back(std::to_string(p) + std::string("/").append(std::to_string(j)));
       }
     }
     while (!q.empty()) {
       auto [p, j] = q.get_nowait();
-      out.push_back(std::to_string(p) + "/" + std::to_string(j));
+      out.push_back(std::to_string(p) + std::string("/").append(std::to_string(j)));
     }
     co_return join(out);
   };
@@ -244,7 +244,7 @@ TEST(Queue, GetWaitsForAPut) {
   aio::Queue<std::string> q;
   auto consumer = [&]() -> Task<void> {
     log.push_back("get");
-    log.push_back("got " + co_await q.get());
+    log.push_back(std::string("got ").append(co_await q.get()));
   };
   auto main = [&]() -> Task<void> {
     auto t = aio::create_task(consumer());
@@ -264,7 +264,7 @@ TEST(Queue, APutterBlocksWhileTheQueueIsFull) {
   auto producer = [&]() -> Task<void> {
     for (int i = 0; i < 3; ++i) {
       co_await q.put(i);
-      log.push_back("put" + std::to_string(i));
+      log.push_back(std::string("put").append(std::to_string(i)));
     }
   };
   auto main = [&]() -> Task<void> {
@@ -273,7 +273,7 @@ TEST(Queue, APutterBlocksWhileTheQueueIsFull) {
     EXPECT_EQ(join(log), "put0");  // put(1) waits
     EXPECT_TRUE(q.full());
     for (int i = 0; i < 3; ++i) {
-      log.push_back("get" + std::to_string(co_await q.get()));
+      log.push_back(std::string("get").append(std::to_string(co_await q.get())));
       co_await aio::sleep(0);
     }
     co_await t;
@@ -289,7 +289,7 @@ TEST(Queue, ACancelledGetterDoesNotSwallowAnItem) {
   auto consumer = [&](std::string name) -> Task<void> {
     try {
       const int item = co_await q.get();
-      log.push_back(name + " got " + std::to_string(item));
+      log.push_back(name + std::string(" got ").append(std::to_string(item)));
     } catch (const aio::CancelledError&) {
       log.push_back(name + " cancelled");
     }
@@ -315,7 +315,7 @@ TEST(Queue, AGetterCancelledWhileWaitingLeavesNoTrace) {
   auto consumer = [&](std::string name) -> Task<void> {
     try {
       const int item = co_await q.get();
-      log.push_back(name + " got " + std::to_string(item));
+      log.push_back(name + std::string(" got ").append(std::to_string(item)));
     } catch (const aio::CancelledError& e) {
       log.push_back(name + " cancelled:" + e.what());
     }
@@ -341,9 +341,9 @@ TEST(Queue, ACancelledPutterDoesNotWasteAFreeSlot) {
   auto producer = [&](int item) -> Task<void> {
     try {
       co_await q.put(item);
-      log.push_back("put " + std::to_string(item));
+      log.push_back(std::string("put ").append(std::to_string(item)));
     } catch (const aio::CancelledError&) {
-      log.push_back("cancelled " + std::to_string(item));
+      log.push_back(std::string("cancelled ").append(std::to_string(item)));
     }
   };
   auto main = [&]() -> Task<void> {
@@ -369,7 +369,7 @@ TEST(Queue, AWokenGetterWhoseItemWasTakenWaitsAgainWithoutRunning) {
   auto consumer = [&]() -> Task<void> {
     const int item = co_await q.get();
     ++resumed;
-    log.push_back("consumer got " + std::to_string(item));
+    log.push_back(std::string("consumer got ").append(std::to_string(item)));
   };
   auto main = [&]() -> Task<void> {
     auto c = aio::create_task(consumer());
@@ -438,7 +438,7 @@ TEST(Queue, TaskDoneAndJoin) {
     for (;;) {
       const int item = co_await q.get();
       co_await aio::sleep(0);
-      log.push_back("done " + std::to_string(item));
+      log.push_back(std::string("done ").append(std::to_string(item)));
       q.task_done();
     }
   };
@@ -605,7 +605,7 @@ asyncio.run(main())
   auto producer = [&](std::string name, int n) -> Task<void> {
     for (int i = 0; i < n; ++i) {
       co_await q.put(name + std::to_string(i));
-      out.push_back(name + ">" + std::to_string(i));
+      out.push_back(name + std::string(">").append(std::to_string(i)));
     }
     out.push_back(name + ":end");
   };
