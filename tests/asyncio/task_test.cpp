@@ -479,6 +479,38 @@ TEST(EventLoopFastPath, ThreadsafeCallbacksRunWhileTheLoopIsBusy) {
   aio::run(main());
 }
 
+TEST(Frames, AFreedFrameIsReusedForTheNextTaskOfItsSize) {
+  if (!aio::detail::frames_are_pooled()) GTEST_SKIP() << "plain frames in sanitizer builds";
+  Task<int> first = add(1, 2);
+  const auto* where = first.core_ptr();
+  first = Task<int>();
+  Task<int> second = add(3, 4);
+  EXPECT_EQ(second.core_ptr(), where);
+  EXPECT_EQ(aio::run(std::move(second)), 7);
+}
+
+TEST(Frames, FramesMayBeFreedOnAnotherThreadAndOutliveTheThreadThatMadeThem) {
+  std::vector<Task<int>> made;
+  std::thread maker([&] {
+    for (int i = 0; i < 1000; ++i) made.push_back(add(i, 1));
+  });
+  maker.join();  // the maker's thread has ended; its frames live on
+  std::thread freer([&] { made.clear(); });
+  freer.join();  // freed on a third thread, which ends too: its lists go to the shared pool
+  long total = 0;
+  for (int round = 0; round < 3; ++round) {
+    auto main = []() -> Task<long> {
+      std::vector<Task<int>> tasks;
+      for (int i = 0; i < 1000; ++i) tasks.push_back(add(i, 1));
+      long sum = 0;
+      for (int v : co_await aio::gather(std::move(tasks))) sum += v;
+      co_return sum;
+    };
+    total += aio::run(main());
+  }
+  EXPECT_EQ(total, 3L * (999L * 1000L / 2 + 1000L));
+}
+
 // ---- run ------------------------------------------------------------------------------
 
 TEST(Run, CancelsAndAwaitsTheTasksLeftPending) {

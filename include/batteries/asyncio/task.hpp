@@ -136,9 +136,20 @@ struct PromiseReturn<void> : ResultSlot<void> {
   void return_void() noexcept {}
 };
 
+/// Coroutine frames come from per-thread free lists (frames.cpp): a task costs no malloc
+/// once the thread has run tasks of its size before.
+void* allocate_frame(std::size_t size);
+void deallocate_frame(void* frame, std::size_t size) noexcept;
+/// False in sanitizer builds, where frames use plain operator new.
+bool frames_are_pooled() noexcept;
+
 template <class T>
 class TaskPromise final : public TaskCore, public PromiseReturn<T> {
  public:
+  static void* operator new(std::size_t size) { return allocate_frame(size); }
+  static void operator delete(void* frame, std::size_t size) noexcept {
+    deallocate_frame(frame, size);
+  }
   // The default argument names the coroutine function, for repr() and debug reports.
   explicit TaskPromise(const char* function = __builtin_FUNCTION()) noexcept : TaskCore(function) {}
 
