@@ -13,6 +13,7 @@
 #include <mutex>
 #include <new>
 #include <utility>
+#include <vector>
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define BATTERIES_PLAIN_FRAMES 1
@@ -42,24 +43,29 @@ struct Block {
   Block* next;
 };
 
-// The lists of threads that have ended, for the threads that go on.
+// The lists of threads that have ended, for the threads that go on: whole lists, kept as
+// they are (no walk to their ends), each taken whole by a thread short of that size.
 struct Orphans {
   std::mutex mutex;
-  Block* lists[kClasses] = {};
+  std::vector<Block*> lists[kClasses];
   std::atomic<bool> any{false};
 
   void give(std::size_t index, Block* head) noexcept {
     if (head == nullptr) return;
-    Block* tail = head;
-    while (tail->next != nullptr) tail = tail->next;
     const std::lock_guard lock(mutex);
-    tail->next = lists[index];
-    lists[index] = head;
-    any.store(true, std::memory_order_relaxed);
+    try {
+      lists[index].push_back(head);
+      any.store(true, std::memory_order_relaxed);
+    } catch (...) {
+      // Out of memory while a thread ends: these frames' memory is lost, nothing else.
+    }
   }
   Block* take(std::size_t index) noexcept {
     const std::lock_guard lock(mutex);
-    return std::exchange(lists[index], nullptr);
+    if (lists[index].empty()) return nullptr;
+    Block* head = lists[index].back();
+    lists[index].pop_back();
+    return head;
   }
 };
 
