@@ -15,11 +15,11 @@
 // Thread-safety: like tasks, these belong to the running loop's thread.
 #pragma once
 
+#include <batteries/asyncio/queues.hpp>
 #include <batteries/asyncio/task.hpp>
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -326,8 +326,7 @@ Task<WaitResult<F>> wait_and_split(std::vector<F> fs, std::vector<FutureCore*> c
 /// coroutines here: pass create_task(...) results). The range is read at the call.
 template <AwaitableRange R>
 Task<WaitResult<std::remove_cvref_t<std::ranges::range_value_t<R>>>> wait(
-    R&& aws, std::optional<double> timeout = std::nullopt,
-    ReturnWhen return_when = ALL_COMPLETED) {
+    R&& aws, std::optional<double> timeout = std::nullopt, ReturnWhen return_when = ALL_COMPLETED) {
   using F = std::remove_cvref_t<std::ranges::range_value_t<R>>;
   std::vector<F> fs;
   std::vector<detail::FutureCore*> cores;
@@ -492,62 +491,18 @@ Timeout timeout_at(std::optional<double> when);
 
 namespace detail {
 
-/// as_completed's shared state: the futures in the order they finished (nullopt stands for
-/// the timeout), and the consumers waiting for the next one, as Python's internal Queue.
+/// as_completed's shared state: the futures in the order they finished, in a Queue as
+/// Python's as_completed keeps them (nullopt stands for the timeout), and how many are to come.
 template <class F>
-class CompletionQueue {
- public:
-  explicit CompletionQueue(EventLoop& loop) : m_loop(&loop) {}
-
-  void push(std::optional<F> f) {
-    m_done.push_back(std::move(f));
-    wake_next();
-  }
-  Task<std::optional<F>> next() {
-    while (m_done.empty()) {
-      Future<void> waiter(*m_loop);
-      m_waiters.push_back(waiter);
-      std::exception_ptr error;
-      try {
-        co_await waiter;
-      } catch (...) {
-        error = std::current_exception();
-      }
-      if (error) {
-        // Cancelled: leave the queue, and pass on a wake-up this waiter was given.
-        std::erase(m_waiters, waiter);
-        if (!m_done.empty() && !waiter.cancelled()) wake_next();
-        std::rethrow_exception(error);
-      }
-    }
-    std::optional<F> f = std::move(m_done.front());
-    m_done.pop_front();
-    co_return f;
-  }
-
-  std::size_t m_todo = 0;
-  Handle m_timeout;
-
- private:
-  void wake_next() {
-    while (!m_waiters.empty()) {
-      Future<void> w = std::move(m_waiters.front());
-      m_waiters.pop_front();
-      if (!w.done()) {
-        w.set_result();
-        return;
-      }
-    }
-  }
-
-  EventLoop* m_loop;
-  std::deque<std::optional<F>> m_done;
-  std::deque<Future<void>> m_waiters;
+struct Completions {
+  Queue<std::optional<F>> done;
+  std::size_t todo = 0;
+  Handle timeout;
 };
 
 template <class F>
-Task<awaitable_result_t<F>> next_completed(std::shared_ptr<CompletionQueue<F>> queue) {
-  std::optional<F> f = co_await queue->next();
+Task<awaitable_result_t<F>> next_completed(std::shared_ptr<Completions<F>> state) {
+  std::optional<F> f = co_await state->done.get();
   if (!f) throw TimeoutError(std::string());
   co_return std::move(*f).result();
 }
@@ -564,31 +519,31 @@ auto as_completed(R&& aws, std::optional<double> timeout = std::nullopt) {
   std::vector<F> fs;
   for (auto&& a : aws) fs.push_back(detail::started(std::forward<decltype(a)>(a)));
   EventLoop& loop = get_running_loop();
-  auto queue = std::make_shared<detail::CompletionQueue<F>>(loop);
-  queue->m_todo = fs.size();
+  auto state = std::make_shared<detail::Completions<F>>();
+  state->todo = fs.size();
   std::vector<std::uint64_t> ids;
   for (F& f : fs) {
-    ids.push_back(f.add_done_callback([queue](F& done) {
-      if (queue->m_todo == 0) return;  // the timeout came first
-      if (--queue->m_todo == 0) queue->m_timeout.cancel();
-      queue->push(done);
+    ids.push_back(f.add_done_callback([state](F& done) {
+      if (state->todo == 0) return;  // the timeout came first
+      if (--state->todo == 0) state->timeout.cancel();
+      state->done.put_nowait(std::optional<F>(done));
     }));
   }
   if (timeout && !fs.empty()) {
-    // A weak reference: the queue holds this timer, which must not hold the queue.
-    std::weak_ptr<detail::CompletionQueue<F>> weak = queue;
-    queue->m_timeout = loop.call_later(*timeout, [weak, fs, ids]() mutable {
-      auto q = weak.lock();
-      if (!q) return;
+    // A weak reference: the state holds this timer, which must not hold the state.
+    std::weak_ptr<detail::Completions<F>> weak = state;
+    state->timeout = loop.call_later(*timeout, [weak, fs, ids]() mutable {
+      auto s = weak.lock();
+      if (!s) return;
       for (std::size_t i = 0; i < fs.size(); ++i) {
-        if (fs[i].remove_done_callback(ids[i]) > 0) q->push(std::nullopt);
+        if (fs[i].remove_done_callback(ids[i]) > 0) s->done.put_nowait(std::nullopt);
       }
-      q->m_todo = 0;
+      s->todo = 0;
     });
   }
   std::vector<Task<T>> out;
   out.reserve(fs.size());
-  for (std::size_t i = 0; i < fs.size(); ++i) out.push_back(detail::next_completed(queue));
+  for (std::size_t i = 0; i < fs.size(); ++i) out.push_back(detail::next_completed(state));
   return out;
 }
 
