@@ -52,7 +52,7 @@ void Handle::cancel() {
   if (m_state->loop != nullptr) m_state->loop->disarm(m_state);
 }
 
-EventLoop::EventLoop() : m_ready(64) {
+EventLoop::EventLoop() {
   m_wakeup_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (m_wakeup_fd < 0) raise_errno();
   try {
@@ -89,27 +89,11 @@ void EventLoop::check_closed() const {
 // ---- the ready queue ------------------------------------------------------------------------
 
 void EventLoop::drop_ready_queue() noexcept {
-  while (m_ready_size > 0) {
-    const detail::Ready item = pop_ready();
+  while (!m_ready.empty()) {
+    const detail::Ready item = m_ready.pop_front();
     if (item.run == &EventLoop::run_handle) static_cast<detail::HandleState*>(item.a)->release();
     detail::drop_ready(item);
   }
-}
-
-void EventLoop::grow_ready() {
-  std::vector<detail::Ready> bigger(m_ready.size() * 2);
-  for (std::size_t i = 0; i < m_ready_size; ++i) {
-    bigger[i] = m_ready[(m_ready_head + i) & (m_ready.size() - 1)];
-  }
-  m_ready.swap(bigger);
-  m_ready_head = 0;
-}
-
-detail::Ready EventLoop::pop_ready() noexcept {
-  const detail::Ready item = m_ready[m_ready_head];
-  m_ready_head = (m_ready_head + 1) & (m_ready.size() - 1);
-  --m_ready_size;
-  return item;
 }
 
 void EventLoop::run_handle(void* p, void*) {
@@ -154,7 +138,7 @@ Handle EventLoop::call_soon(Callback callback) {
   auto* state = new detail::HandleState{std::move(callback), this};
   state->refs.store(2, std::memory_order_relaxed);  // the queue's and the Handle's
   try {
-    push_ready({&EventLoop::run_handle, state, 0});
+    m_ready.push_back({&EventLoop::run_handle, state, 0});
   } catch (...) {
     delete state;
     throw;
@@ -187,7 +171,7 @@ void EventLoop::handle_left_heap(detail::TimerNode* node, bool live) {
   if (live) {
     // The heap's reference moves to the queue. Out of memory is reported, not lost.
     try {
-      state->loop->push_ready({&EventLoop::run_handle, state, 0});
+      state->loop->m_ready.push_back({&EventLoop::run_handle, state, 0});
       return;
     } catch (...) {
       state->loop->call_exception_handler(
@@ -249,7 +233,7 @@ void EventLoop::drain_threadsafe() noexcept {
   }
   for (detail::HandleState* state : batch) {
     try {
-      push_ready({&EventLoop::run_handle, state, 0});
+      m_ready.push_back({&EventLoop::run_handle, state, 0});
     } catch (...) {
       state->release();  // out of memory: the callback is dropped, and reported
       call_exception_handler(
@@ -350,7 +334,7 @@ void EventLoop::run_once() {
   drop_cancelled_timers();
 
   selectors::BaseSelector::Timeout timeout;
-  if (m_ready_size > 0 || m_stopping) {
+  if (!m_ready.empty() || m_stopping) {
     timeout = std::chrono::nanoseconds(0);
   } else if (!m_timers.empty()) {
     const double wait = std::clamp(m_timers.front().when - time(), 0.0, kMaxSelectTimeout);
@@ -376,7 +360,7 @@ void EventLoop::run_once() {
           (mask & selectors::EVENT_WRITE) != 0 ? callbacks->writer : nullptr}) {
       if (state == nullptr) continue;
       state->retain();
-      push_ready({&EventLoop::run_handle, state, 0});
+      m_ready.push_back({&EventLoop::run_handle, state, 0});
     }
   }
 
@@ -394,8 +378,8 @@ void EventLoop::run_once() {
   }
 
   // Only what was ready when the iteration started: callbacks queued by these run next time.
-  for (std::size_t n = m_ready_size; n > 0; --n) {
-    const detail::Ready item = pop_ready();
+  for (std::size_t n = m_ready.size(); n > 0; --n) {
+    const detail::Ready item = m_ready.pop_front();
     if (!item.keeps()) {
       item.run(item.a, item.arg());
     } else {

@@ -13,6 +13,7 @@
 // run at once, one per thread. Handles may be cancelled only from the loop's thread.
 #pragma once
 
+#include <batteries/asyncio/detail/ring.hpp>
 #include <batteries/errors.hpp>
 #include <batteries/selectors.hpp>
 
@@ -231,7 +232,7 @@ class EventLoop {
   void schedule(void (*run)(void*, void*), void* a, void* b = nullptr,
                 detail::FutureCore* keep = nullptr) {
     const auto word = reinterpret_cast<std::uintptr_t>(keep != nullptr ? keep : b);
-    push_ready({run, a, keep != nullptr ? (word | 1U) : word});
+    m_ready.push_back({run, a, keep != nullptr ? (word | 1U) : word});
   }
   /// Puts node in the timer heap, due at loop time `when`; returns the entry's sequence
   /// number, which is also stored in node->armed. Cancel with disarm().
@@ -241,7 +242,7 @@ class EventLoop {
   /// The task whose step is running now, or nullptr (see current_task()).
   [[nodiscard]] detail::TaskCore* current_task() const noexcept { return m_current_task; }
   /// The number of callbacks ready to run and of timers pending (for tests and debugging).
-  [[nodiscard]] std::size_t ready_count() const noexcept { return m_ready_size; }
+  [[nodiscard]] std::size_t ready_count() const noexcept { return m_ready.size(); }
   [[nodiscard]] std::size_t timer_count() const noexcept { return m_timers.size(); }
   /// The default executor and the thread channel (threads.cpp), created on first use.
   [[nodiscard]] std::shared_ptr<detail::LoopThreads>& threads_state() noexcept { return m_threads; }
@@ -251,13 +252,6 @@ class EventLoop {
 
   void check_closed() const;
   void run_once();
-  void push_ready(detail::Ready item) {
-    if (m_ready_size == m_ready.size()) grow_ready();
-    m_ready[(m_ready_head + m_ready_size) & (m_ready.size() - 1)] = item;
-    ++m_ready_size;
-  }
-  void grow_ready();
-  detail::Ready pop_ready() noexcept;
   void pop_timer() noexcept;
   void drop_cancelled_timers() noexcept;
   void run_callback(detail::HandleState* state);
@@ -272,10 +266,7 @@ class EventLoop {
   selectors::DefaultSelector m_selector;
   std::vector<selectors::BaseSelector::ReadyRef> m_events;
 
-  // The ready queue: a ring buffer whose capacity is a power of two.
-  std::vector<detail::Ready> m_ready;
-  std::size_t m_ready_head = 0;
-  std::size_t m_ready_size = 0;
+  detail::Ring<detail::Ready> m_ready;  // the ready queue
 
   // Timers: a binary min-heap on (when, sequence), so that equal times keep their order.
   struct Timer {
