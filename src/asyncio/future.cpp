@@ -297,13 +297,7 @@ void FutureWait::suspend(TaskCore* task, std::coroutine_handle<> h) {
 }
 
 void FutureWait::resume_checks() {
-  TaskCore* task = std::exchange(m_task, nullptr);
-  if (task == nullptr) return;
-  if (m_core->cancelled()) {
-    task->clear_must_cancel();  // the future's own CancelledError is raised
-  } else {
-    task->throw_if_must_cancel();
-  }
+  if (TaskCore* task = std::exchange(m_task, nullptr)) task->resume_from(*m_core);
 }
 
 }  // namespace detail

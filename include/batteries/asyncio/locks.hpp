@@ -121,11 +121,8 @@ class PrimitiveWait : public Waiter {
   void resume_checks() {
     TaskCore* task = std::exchange(m_task, nullptr);
     if (!m_future.done()) unhook();
-    if (m_future.cancelled()) {
-      task->clear_must_cancel();  // the future's own CancelledError is raised
-      std::rethrow_exception(m_future.core_ptr()->make_cancelled_error());
-    }
-    task->throw_if_must_cancel();
+    task->resume_from(*m_future.core_ptr());
+    if (m_future.cancelled()) std::rethrow_exception(m_future.core_ptr()->make_cancelled_error());
     if (m_error) std::rethrow_exception(std::exchange(m_error, nullptr));
   }
   /// Whether the operation suspended (await_resume then has Python's finally/except work).

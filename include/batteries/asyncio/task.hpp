@@ -73,6 +73,15 @@ class TaskCore : public FutureCore, public TimerNode {
   /// At a resumption that already raises a CancelledError: the pending request is consumed
   /// by it (Python's __step keeps the CancelledError it was given).
   void clear_must_cancel() noexcept { m_must_cancel = false; }
+  /// Woken by the future it waited on: a cancelled future's own CancelledError consumes a
+  /// pending cancel(); otherwise that cancel() is raised now (Python's __step).
+  void resume_from(const FutureCore& waited) {
+    if (waited.cancelled()) {
+      clear_must_cancel();
+    } else {
+      throw_if_must_cancel();
+    }
+  }
   /// The task is about to suspend on waiter, to be resumed at frame h.
   void suspend_on(Waiter* waiter, std::coroutine_handle<> h) {
     m_waiter = waiter;
