@@ -290,13 +290,7 @@ class AnyTask : public AnyFuture {
   /// The coroutine function's name (Python's get_coro().__qualname__, more or less).
   [[nodiscard]] std::string_view get_coro() const { return task().function(); }
 
-  auto operator co_await() const noexcept {
-    struct Awaiter : detail::TaskAwaiter<void, false> {
-      using TaskAwaiter::TaskAwaiter;
-      void await_resume() { TaskAwaiter::await_resume(); }
-    };
-    return Awaiter(&core());
-  }
+  auto operator co_await() const noexcept { return detail::TaskAwaiter<void, false>(&core()); }
 
   static AnyTask borrow(detail::TaskCore* core) noexcept {
     core->retain();

@@ -246,8 +246,7 @@ auto gather_range(Range&& aws) {
     children = std::move(aws);
     for (F& c : children) {
       shared = shared || already_started(c);
-      if (!c) throw TypeError("An asyncio.Future, a coroutine or an awaitable is required");
-      c = ensure_future(std::move(c));
+      c = started(std::move(c));
     }
   } else {
     if constexpr (std::ranges::sized_range<Range>) children.reserve(std::ranges::size(aws));
