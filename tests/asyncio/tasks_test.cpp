@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <batteries/asyncio.hpp>
+#include <ranges>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -96,6 +97,58 @@ TEST(Gather, ARangeGivesAVector) {
     EXPECT_EQ(started.result(), 6);
   };
   aio::run(main());
+}
+
+TEST(Gather, ARangeReadOnceOrAViewIsStartedInOrder) {
+  auto main = []() -> Task<void> {
+    std::vector<int> order;
+    auto record = [&](int i) -> Task<int> {
+      order.push_back(i);
+      co_return i * 10;
+    };
+    // A transformed view: each element is a new, unstarted task, read once.
+    auto view = std::views::iota(0, 5) | std::views::transform(record);
+    const std::vector<int> got = co_await aio::gather(view);
+    EXPECT_EQ(got, (std::vector<int>{0, 10, 20, 30, 40}));
+    EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4}));
+    auto empty = std::views::iota(0, 0) | std::views::transform(record);
+    EXPECT_TRUE((co_await aio::gather(empty)).empty());
+  };
+  aio::run(main());
+}
+
+TEST(Gather, AnAdoptedVectorMayMixStartedAndUnstartedTasks) {
+  auto main = []() -> Task<void> {
+    auto running = aio::create_task(value_after(0.01, 1));
+    std::vector<Task<int>> tasks;
+    tasks.push_back(value_after(0, 0));
+    tasks.push_back(running);  // others hold it: its result is copied, not moved
+    tasks.push_back(value_after(0.005, 2));
+    const std::vector<int> got = co_await aio::gather(std::move(tasks));
+    EXPECT_EQ(got, (std::vector<int>{0, 1, 2}));
+    EXPECT_EQ(running.result(), 1);
+  };
+  aio::run(main());
+}
+
+TEST(Gather, AnEmptyHandleInAVectorIsATypeErrorAndTheStartedTasksFinish) {
+  int finished = 0;
+  auto child = [&]() -> Task<int> {
+    co_await aio::sleep(0);
+    ++finished;
+    co_return 1;
+  };
+  auto main = [&]() -> Task<void> {
+    std::vector<Task<int>> tasks;
+    tasks.push_back(child());
+    tasks.push_back(Task<int>());  // an empty handle
+    tasks.push_back(child());
+    EXPECT_RAISES_MSG(aio::gather(std::move(tasks)), batteries::TypeError,
+                      "An asyncio.Future, a coroutine or an awaitable is required");
+    co_await aio::sleep(0.01);
+  };
+  aio::run(main());
+  EXPECT_EQ(finished, 1);  // the one started before the error ran; the one after did not
 }
 
 TEST(Gather, TheFirstExceptionPropagatesAndTheOthersKeepRunning) {

@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <ranges>
@@ -137,22 +138,45 @@ class GatherState final : public FutureState<R> {
         m_children(std::move(children)),
         m_shared(shared) {}
 
+  /// Watches every child (all started already): the pack's way.
   void watch() {
-    for_each_child([&](auto&) { ++m_gather.m_total; });
+    for_each_child([&](auto& c) { watch_one(c); });
+    finish_if_empty();
+  }
+  /// Starts the adopted vector's children where they are and watches each in the same pass,
+  /// as Python's gather does one ensure_future and add_done_callback per child: each frame is
+  /// touched once, not once to start and again to watch.
+  void start_and_watch() {
+    try {
+      for (auto& c : m_children) {
+        m_shared = m_shared || already_started(c);
+        c = started(std::move(c));
+        watch_one(c);
+      }
+    } catch (...) {
+      // The caller gets the error and no future; the children started so far run on, and
+      // this state, which nobody can await, must never read the ones after them.
+      m_gather.m_total = std::numeric_limits<std::size_t>::max();
+      throw;
+    }
+    finish_if_empty();
+  }
+  /// Adds and watches one more child, already started (for ranges read once).
+  template <class F>
+  void add_started(F child, bool shared) {
+    m_shared = m_shared || shared;
+    m_children.push_back(std::move(child));
+    watch_one(m_children.back());
+  }
+  void finish_if_empty() {
     if constexpr (std::is_default_constructible_v<R>) {
       if (m_gather.m_total == 0) {
         this->put(R{});
         this->finish();
-        return;
       }
     }
-    // Each callback keeps this state alive until it has run, even if the caller drops the
-    // future first (Python's closures do the same).
-    for_each_child([&](auto& c) {
-      this->retain();
-      c.core_ptr()->add_callback({&GatherState::on_child, this});
-    });
   }
+  Children& children() noexcept { return m_children; }
   /// Python's _GatheringFuture.cancel: cancels every child; true if any was cancelled.
   bool cancel(std::string_view msg) override {
     if (this->done()) return false;
@@ -163,6 +187,19 @@ class GatherState final : public FutureState<R> {
   }
 
  private:
+  // Each callback keeps this state alive until it has run, even if the caller drops the
+  // future first (Python's closures do the same).
+  template <class F>
+  void watch_one(F& child) {
+    this->retain();
+    try {
+      child.core_ptr()->add_callback({&GatherState::on_child, this});
+    } catch (...) {
+      this->release();
+      throw;
+    }
+    ++m_gather.m_total;
+  }
   template <class Fn>
   void for_each_child(Fn&& fn) {
     if constexpr (requires { m_children.begin(); }) {
@@ -191,7 +228,10 @@ class GatherState final : public FutureState<R> {
     if constexpr (requires { m_children.begin(); }) {
       R out;
       out.reserve(m_children.size());
-      for (auto& c : m_children) out.push_back(one(c));
+      for (auto& c : m_children) {
+        out.push_back(one(c));
+        [[maybe_unused]] const auto dropped = std::move(c);  // freed while its frame is hot
+      }
       return out;
     } else {
       return std::apply([&](auto&... c) { return R(one(c)...); }, m_children);
@@ -238,28 +278,42 @@ auto gather_range(Range&& aws) {
   using F = std::remove_cvref_t<std::ranges::range_value_t<Range>>;
   using R = std::vector<gather_item_t<Outcomes, F>>;
   using Children = std::vector<F>;
-  Children children;
-  bool shared = false;
+  using State = GatherState<R, Children, Outcomes>;
   if constexpr (std::is_same_v<std::remove_cvref_t<Range>, Children> &&
                 !std::is_lvalue_reference_v<Range>) {
-    // A vector handed over: adopt it, and start its tasks where they are.
-    children = std::move(aws);
-    for (F& c : children) {
-      shared = shared || already_started(c);
-      c = started(std::move(c));
-    }
+    // A vector handed over: adopt it, and start its tasks where they are. The loop is the
+    // first child's (an unstarted task will run on the running loop).
+    Children children = std::move(aws);
+    EventLoop* loop = !children.empty() && already_started(children.front())
+                          ? children.front().core_ptr()->loop()
+                          : &get_running_loop();
+    auto* state = new State(loop, std::move(children), false);
+    Future<R> outer(state);
+    state->start_and_watch();
+    return outer;
   } else {
-    if constexpr (std::ranges::sized_range<Range>) children.reserve(std::ranges::size(aws));
+    // Read once, in order: each child is started and watched as it comes.
+    State* state = nullptr;
+    Future<R> outer(nullptr);
     for (auto&& a : aws) {
-      shared = shared || already_started(a);
-      children.push_back(started(std::forward<decltype(a)>(a)));
+      const bool shared = already_started(a);
+      F child = started(std::forward<decltype(a)>(a));
+      if (state == nullptr) {
+        state = new State(child.core_ptr()->loop(), Children(), false);
+        outer = Future<R>(state);
+        if constexpr (std::ranges::sized_range<Range>) {
+          state->children().reserve(std::ranges::size(aws));
+        }
+      }
+      state->add_started(std::move(child), shared);
     }
+    if (state == nullptr) {
+      state = new State(&get_running_loop(), Children(), false);
+      outer = Future<R>(state);
+    }
+    state->finish_if_empty();
+    return outer;
   }
-  EventLoop* loop = children.empty() ? &get_running_loop() : children.front().core_ptr()->loop();
-  auto* state = new GatherState<R, Children, Outcomes>(loop, std::move(children), shared);
-  Future<R> outer(state);
-  state->watch();
-  return outer;
 }
 
 }  // namespace detail
