@@ -7,6 +7,17 @@ namespace batteries::asyncio {
 
 namespace detail {
 
+namespace {
+
+// The waiter of a task scheduled and not yet stepped. It takes no cancellation, so cancel()
+// sets must_cancel, and the first step delivers it without entering the body.
+struct FirstStep final : Waiter {
+  bool cancel_wait(std::string_view /*msg*/) override { return false; }
+};
+FirstStep g_first_step;
+
+}  // namespace
+
 void TaskCore::start(EventLoop& loop, std::optional<std::string> name) {
   if (m_owner == this) throw TypeError(fmt::format("a coroutine was expected, got {}", repr()));
   if (m_owner != nullptr) throw RuntimeError("cannot reuse already awaited coroutine");
@@ -14,6 +25,7 @@ void TaskCore::start(EventLoop& loop, std::optional<std::string> name) {
   loop.schedule(&TaskCore::step, this);
   m_loop = &loop;
   m_owner = this;
+  m_waiter = &g_first_step;
   m_id = static_cast<std::uint32_t>(++loop.m_task_counter);
   if (name) set_name(std::move(*name));
   m_next = loop.m_tasks;
@@ -70,7 +82,14 @@ void TaskCore::step(void* p, void*) {
   auto* task = static_cast<TaskCore*>(p);
   if (task->done()) return;
   EventLoop* loop = task->m_loop;
-  task->m_waiter = nullptr;
+  if (std::exchange(task->m_waiter, nullptr) == &g_first_step && task->m_must_cancel) {
+    // Cancelled before it ran: CancelledError at once, as if raised where the body begins
+    // (the frame is suspended there, so finishing it here is the same).
+    task->m_must_cancel = false;
+    task->store_exception(task->make_cancelled_error());
+    task->finish_frame();  // may free the task
+    return;
+  }
   loop->m_current_task = task;
   struct Leave {
     EventLoop* loop;

@@ -1,7 +1,9 @@
 // Tests of coroutines, tasks, futures, sleep, cancellation and asyncio::run.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <batteries/asyncio.hpp>
 #include <memory>
 #include <string>
@@ -371,6 +373,42 @@ TEST(Cancel, ATaskCancelledBeforeItStartsRunsNoneOfItsBody) {
   EXPECT_FALSE(ran);
 }
 
+TEST(Cancel, ATaskCancelledBeforeItStartsKeepsTheMessageRunsCallbacksAndFreesItsFrame) {
+  struct Probe {
+    int* live;
+    explicit Probe(int* l) : live(l) { ++*live; }
+    Probe(Probe&& other) noexcept : live(std::exchange(other.live, nullptr)) {}
+    ~Probe() {
+      if (live != nullptr) --*live;
+    }
+  };
+  int live = 0;
+  auto body = [](Probe) -> Task<int> { co_return 1; };
+  bool called = false;
+  std::string message;
+  auto main = [&]() -> Task<void> {
+    {
+      auto t = aio::create_task(body(Probe(&live)));
+      t.add_done_callback([&](Task<int>& f) { called = f.cancelled(); });
+      EXPECT_TRUE(t.cancel("stop now"));
+      EXPECT_TRUE(t.cancel("again"));  // still pending: a second request is counted too
+      EXPECT_EQ(t.cancelling(), 2U);
+      try {
+        co_await t;
+      } catch (const aio::CancelledError& e) {
+        message = e.what();
+      }
+      EXPECT_EQ(t.get_name().rfind("Task-", 0), 0U);
+      EXPECT_NE(t.repr().find("cancelled"), std::string::npos) << t.repr();
+    }
+    co_await aio::sleep(0);
+  };
+  aio::run(main());
+  EXPECT_TRUE(called);
+  EXPECT_EQ(message, "again");
+  EXPECT_EQ(live, 0);  // the frame, with its copy of the argument, is gone
+}
+
 TEST(Cancel, CatchingCancelledErrorLetsTheTaskFinishNormally) {
   auto stubborn = []() -> Task<int> {
     try {
@@ -509,6 +547,69 @@ TEST(Frames, FramesMayBeFreedOnAnotherThreadAndOutliveTheThreadThatMadeThem) {
     total += aio::run(main());
   }
   EXPECT_EQ(total, 3L * (999L * 1000L / 2 + 1000L));
+}
+
+TEST(Frames, ManyLiveFramesSpanLargeChunksAndStayDistinct) {
+  // 60,000 live frames take about 10 MB, so they span many of the pool's chunks.
+  std::vector<Task<int>> tasks;
+  for (int i = 0; i < 60000; ++i) tasks.push_back(add(i, 1));
+  std::vector<const void*> where;
+  for (const auto& task : tasks) where.push_back(task.core_ptr());
+  std::sort(where.begin(), where.end());
+  EXPECT_EQ(std::adjacent_find(where.begin(), where.end()), where.end());
+  auto main = [&]() -> Task<long> {
+    long sum = 0;
+    for (int v : co_await aio::gather(std::move(tasks))) sum += v;
+    co_return sum;
+  };
+  EXPECT_EQ(aio::run(main()), 59999L * 60000L / 2 + 60000L);
+}
+
+// ---- the rings under the ready queue, the locks and the queues -------------------------
+
+TEST(Ring, KeepsFifoOrderAcrossWrapAndGrowthPastTheLargeBufferSize) {
+  aio::detail::Ring<std::string> ring;
+  std::size_t next_in = 0;
+  std::size_t next_out = 0;
+  // Interleave pushes and pops so that the head wraps while the ring keeps growing, to
+  // 262,144 slots.
+  for (int round = 0; round < 200; ++round) {
+    for (int i = 0; i < 1500; ++i) ring.push_back(std::to_string(next_in++));
+    for (int i = 0; i < 500; ++i) ASSERT_EQ(ring.pop_front(), std::to_string(next_out++));
+  }
+  EXPECT_EQ(ring.size(), next_in - next_out);
+  EXPECT_EQ(ring.front(), std::to_string(next_out));
+  EXPECT_EQ(ring.back(), std::to_string(next_in - 1));
+  while (!ring.empty()) ASSERT_EQ(ring.pop_front(), std::to_string(next_out++));
+  EXPECT_EQ(next_out, next_in);
+}
+
+TEST(Ring, OverAlignedItemsAreAligned) {
+  struct alignas(64) Wide {
+    int value;
+  };
+  aio::detail::Ring<Wide> ring;
+  for (int i = 0; i < 100; ++i) ring.push_back(Wide{i});
+  for (int i = 0; i < 100; ++i) {
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(&ring[i]) % 64, 0U);
+    EXPECT_EQ(ring[i].value, i);
+  }
+}
+
+TEST(Ring, AQueueOfAMillionItemsKeepsThemAllInOrder) {
+  auto main = []() -> Task<long> {
+    aio::Queue<int> queue;
+    for (int i = 0; i < 1000000; ++i) queue.put_nowait(i);
+    long sum = 0;
+    int expect = 0;
+    while (!queue.empty()) {
+      const int v = co_await queue.get();
+      if (v != expect++) co_return -1;
+      sum += v;
+    }
+    co_return sum;
+  };
+  EXPECT_EQ(aio::run(main()), 999999L * 1000000L / 2);
 }
 
 // ---- run ------------------------------------------------------------------------------

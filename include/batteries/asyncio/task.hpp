@@ -164,16 +164,10 @@ class TaskPromise final : public TaskCore, public PromiseReturn<T> {
 
   Task<T> get_return_object() noexcept;
 
-  auto initial_suspend() noexcept {
-    struct Initial {
-      TaskCore* task;
-      [[nodiscard]] bool await_ready() const noexcept { return false; }
-      void await_suspend(std::coroutine_handle<>) const noexcept {}
-      // A task cancelled before its first step raises at once, running none of its body.
-      void await_resume() const { task->throw_if_must_cancel(); }
-    };
-    return Initial{this};
-  }
+  // Lazy: a task runs when awaited or started. One cancelled before its first step never
+  // enters the body (TaskCore::step raises CancelledError for it), so nothing is checked
+  // here and the frame keeps no awaiter state for it.
+  std::suspend_always initial_suspend() noexcept { return {}; }
   auto final_suspend() noexcept {
     struct Final {
       [[nodiscard]] bool await_ready() const noexcept { return false; }
