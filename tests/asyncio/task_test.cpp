@@ -3,8 +3,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdint>
 #include <batteries/asyncio.hpp>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <thread>
@@ -567,21 +567,29 @@ TEST(Frames, ManyLiveFramesSpanLargeChunksAndStayDistinct) {
 
 // ---- the rings under the ready queue, the locks and the queues -------------------------
 
-TEST(Ring, KeepsFifoOrderAcrossWrapAndGrowthPastTheLargeBufferSize) {
-  aio::detail::Ring<std::string> ring;
+// Interleaves pushes and pops so that the head wraps while the ring keeps growing, to
+// 262,144 slots, and checks the order throughout. make(i) gives the i-th value.
+template <class T, class Make>
+void check_fifo_across_wrap_and_growth(Make make) {
+  aio::detail::Ring<T> ring;
   std::size_t next_in = 0;
   std::size_t next_out = 0;
-  // Interleave pushes and pops so that the head wraps while the ring keeps growing, to
-  // 262,144 slots.
   for (int round = 0; round < 200; ++round) {
-    for (int i = 0; i < 1500; ++i) ring.push_back(std::to_string(next_in++));
-    for (int i = 0; i < 500; ++i) ASSERT_EQ(ring.pop_front(), std::to_string(next_out++));
+    for (int i = 0; i < 1500; ++i) ring.push_back(make(next_in++));
+    for (int i = 0; i < 500; ++i) ASSERT_EQ(ring.pop_front(), make(next_out++));
   }
   EXPECT_EQ(ring.size(), next_in - next_out);
-  EXPECT_EQ(ring.front(), std::to_string(next_out));
-  EXPECT_EQ(ring.back(), std::to_string(next_in - 1));
-  while (!ring.empty()) ASSERT_EQ(ring.pop_front(), std::to_string(next_out++));
+  EXPECT_EQ(ring.front(), make(next_out));
+  EXPECT_EQ(ring.back(), make(next_in - 1));
+  for (std::size_t i = 0; i < ring.size(); i += 997) EXPECT_EQ(ring[i], make(next_out + i));
+  while (!ring.empty()) ASSERT_EQ(ring.pop_front(), make(next_out++));
   EXPECT_EQ(next_out, next_in);
+}
+
+TEST(Ring, KeepsFifoOrderAcrossWrapAndGrowth) {
+  // Strings move element by element; plain data grows by realloc.
+  check_fifo_across_wrap_and_growth<std::string>([](std::size_t i) { return std::to_string(i); });
+  check_fifo_across_wrap_and_growth<std::uint64_t>([](std::size_t i) { return i * 7919; });
 }
 
 TEST(Ring, OverAlignedItemsAreAligned) {

@@ -5,7 +5,11 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
+#include <new>
+#include <type_traits>
 #include <utility>
 
 namespace batteries::asyncio::detail {
@@ -21,7 +25,7 @@ class Ring {
   Ring& operator=(const Ring&) = delete;
   ~Ring() {
     clear();
-    if (m_data != nullptr) std::allocator<T>().deallocate(m_data, m_capacity);
+    release(m_data, m_capacity);
   }
 
   [[nodiscard]] std::size_t size() const noexcept { return m_size; }
@@ -78,8 +82,32 @@ class Ring {
   [[nodiscard]] std::size_t slot(std::size_t i) const noexcept {
     return (m_head + i) & (m_capacity - 1);
   }
+  // Plain data (the ready queue's entries) lives in malloc's memory, so that growing is a
+  // realloc: glibc moves a large buffer's pages with mremap instead of copying them into
+  // fresh ones, and a queue of a million entries takes half the page faults.
+  static constexpr bool kRealloc =
+      std::is_trivially_copyable_v<T> && alignof(T) <= alignof(std::max_align_t);
+
+  static void release(T* data, std::size_t capacity) noexcept {
+    if (data == nullptr) return;
+    if constexpr (kRealloc) {
+      std::free(data);
+    } else {
+      std::allocator<T>().deallocate(data, capacity);
+    }
+  }
   void grow() {
     const std::size_t capacity = m_capacity == 0 ? 8 : m_capacity * 2;
+    if constexpr (kRealloc) {
+      void* data = std::realloc(m_data, capacity * sizeof(T));
+      if (data == nullptr) throw std::bad_alloc();
+      m_data = static_cast<T*>(data);
+      // The ring is full: elements [head, old capacity) then [0, head). Moving the second run
+      // after the first makes them contiguous from head again.
+      if (m_head != 0) std::memcpy(m_data + m_capacity, m_data, m_head * sizeof(T));
+      m_capacity = capacity;
+      return;
+    }
     T* data = std::allocator<T>().allocate(capacity);
     std::size_t moved = 0;
     try {
@@ -93,7 +121,7 @@ class Ring {
     }
     const std::size_t size = m_size;
     clear();
-    if (m_data != nullptr) std::allocator<T>().deallocate(m_data, m_capacity);
+    release(m_data, m_capacity);
     m_data = data;
     m_capacity = capacity;
     m_size = size;
