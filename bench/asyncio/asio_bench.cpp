@@ -90,6 +90,13 @@ asio::awaitable<void> spawn(std::size_t n, Result& r) {
   r.rss_peak_kb = rss_peak_kb();
 }
 
+// spawn twice; the second round's figures (the first warmed the allocator).
+asio::awaitable<void> spawn_warm(std::size_t n, Result& r) {
+  co_await spawn(n, r);
+  co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+  co_await spawn(n, r);
+}
+
 asio::awaitable<void> sleeper() {
   asio::steady_timer timer(co_await asio::this_coro::executor, std::chrono::seconds(1));
   co_await timer.async_wait(asio::use_awaitable);
@@ -146,7 +153,7 @@ asio::awaitable<void> event_pingpong(std::size_t n, Result& r) {
 }
 
 int usage() {
-  std::fputs("usage: asio_bench spawn|sleep|event N\n", stderr);
+  std::fputs("usage: asio_bench spawn|spawn-warm|sleep|event N\n", stderr);
   return 2;
 }
 
@@ -162,6 +169,8 @@ int main(int argc, char** argv) {
   asio::awaitable<void> (*body)(std::size_t, Result&) = nullptr;
   if (workload == "spawn") {
     body = spawn;
+  } else if (workload == "spawn-warm") {
+    body = spawn_warm;
   } else if (workload == "sleep") {
     body = sleep_many;
   } else if (workload == "event") {

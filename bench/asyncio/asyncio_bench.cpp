@@ -2,6 +2,11 @@
 //
 //   asyncio_bench <workload> <n>
 //     spawn  create n trivial tasks and await them all through gather()
+//     spawn-warm  spawn twice in one loop and time the second round, whose frames and ready
+//            queue reuse the first's memory: the cost without the kernel's first touch
+//     touch  n bytes of fresh memory, in 256 KiB blocks, one write per 4 KiB page: what the
+//            kernel charges for supplying the memory a cold spawn takes (compare.py passes
+//            spawn's resident-set growth), with no event loop at all
 //     sleep  n tasks each sleeping 1 s, gathered; reports the resident memory they took
 //     event  n round trips between two tasks through two Events (2n hand-offs)
 //     queue  n round trips between two tasks through two Queues (2n hand-offs)
@@ -55,6 +60,14 @@ aio::Task<Result> spawn(std::size_t n) {
   r.rss_peak_kb = rss_peak_kb();
   if (results.size() != n) throw std::runtime_error("gather lost results");
   co_return r;
+}
+
+// The same, a second time in the same loop: the frames and the ready queue's buffer of the
+// first round are reused, so no fresh memory is touched and no page faults are taken.
+aio::Task<Result> spawn_warm(std::size_t n) {
+  co_await spawn(n);
+  co_await aio::sleep(0);  // the first round's tasks are freed once this task has yielded
+  co_return co_await spawn(n);
 }
 
 aio::Task<void> sleeper() { co_await aio::sleep(1.0); }
@@ -132,8 +145,29 @@ aio::Task<Result> queue_pingpong(std::size_t n) {
   co_return r;
 }
 
+Result touch(std::size_t bytes) {
+  constexpr std::size_t kBlock = std::size_t{256} * 1024;
+  constexpr std::size_t kPage = 4096;
+  Result r;
+  r.rss_base_kb = rss_now_kb();
+  std::vector<char*> blocks;
+  blocks.reserve(bytes / kBlock + 1);
+  const auto start = Clock::now();
+  for (std::size_t done = 0; done < bytes; done += kBlock) {
+    auto* block = static_cast<char*>(::operator new(kBlock));
+    for (std::size_t at = 0; at < kBlock; at += kPage) {
+      *static_cast<volatile char*>(block + at) = 1;
+    }
+    blocks.push_back(block);
+  }
+  r.seconds = since(start);
+  r.rss_peak_kb = rss_peak_kb();
+  for (char* block : blocks) ::operator delete(block);
+  return r;
+}
+
 int usage() {
-  std::fputs("usage: asyncio_bench spawn|sleep|event|queue N\n", stderr);
+  std::fputs("usage: asyncio_bench spawn|spawn-warm|touch|sleep|event|queue N\n", stderr);
   return 2;
 }
 
@@ -148,6 +182,10 @@ int main(int argc, char** argv) {
   try {
     if (workload == "spawn") {
       r = aio::run(spawn(n));
+    } else if (workload == "spawn-warm") {
+      r = aio::run(spawn_warm(n));
+    } else if (workload == "touch") {
+      r = touch(n);
     } else if (workload == "sleep") {
       r = aio::run(sleep_many(n));
     } else if (workload == "event") {

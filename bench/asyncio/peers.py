@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The Python side of bench/asyncio/compare.py: asyncio_bench's workloads in asyncio.
 
-    python3 peers.py [--uvloop] spawn|sleep|event|queue N
+    python3 peers.py [--uvloop] spawn|spawn-warm|sleep|event|queue N
 
 One workload per process, timed inside the running loop, printed as the JSON line the C++
 binaries print. --uvloop runs it on uvloop's loop instead of asyncio's own (uvloop must be
@@ -45,6 +45,13 @@ async def spawn(n):
     seconds = time.perf_counter() - start
     assert len(results) == n
     return seconds, base, rss_peak_kb()
+
+
+async def spawn_warm(n):
+    """spawn twice; the second round's figures (the first warmed the allocator)."""
+    await spawn(n)
+    await asyncio.sleep(0)
+    return await spawn(n)
 
 
 async def sleeper():
@@ -100,7 +107,7 @@ async def queue_pingpong(n):
     return time.perf_counter() - start, 0, 0
 
 
-WORKLOADS = {"spawn": spawn, "sleep": sleep_many, "event": event_pingpong,
+WORKLOADS = {"spawn": spawn, "spawn-warm": spawn_warm, "sleep": sleep_many, "event": event_pingpong,
              "queue": queue_pingpong}
 
 
