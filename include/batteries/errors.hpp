@@ -199,7 +199,8 @@ BATTERIES_EXCEPTION(TimeoutError, OSError);
 
 /// Python's repr() of a str: quoted with ' (or " when that avoids escapes), with Python's
 /// escapes for quotes, backslashes, controls and other non-printable code points (\xNN,
-/// \uNNNN, \UNNNNNNNN). Bytes that are not valid UTF-8 are shown as \xNN.
+/// \uNNNN, \UNNNNNNNN). A byte that is not valid UTF-8 is shown as \udcNN, the lone
+/// surrogate Python's surrogateescape gives it in a file name or other OS string.
 [[nodiscard]] std::string py_repr(std::string_view text);
 
 namespace detail {

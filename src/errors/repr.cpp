@@ -89,7 +89,8 @@ std::string py_repr(std::string_view text) {
     char32_t cp = 0;
     const std::size_t length = utf8_sequence(text, i, cp);
     if (length == 0) {
-      out += fmt::format("\\x{:02x}", static_cast<unsigned char>(text[i]));
+      // As Python shows a byte that os.fsdecode() kept with surrogateescape.
+      out += fmt::format("\\udc{:02x}", static_cast<unsigned char>(text[i]));
       ++i;
       continue;
     }

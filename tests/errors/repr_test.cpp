@@ -21,7 +21,8 @@ TEST(PyRepr, Basics) {
   EXPECT_EQ(py_repr("\t\n\r"), "'\\t\\n\\r'");
   EXPECT_EQ(py_repr(std::string("\0\x1f\x7f", 3)), "'\\x00\\x1f\\x7f'");
   EXPECT_EQ(py_repr("caf\xc3\xa9"), "'caf\xc3\xa9'");
-  EXPECT_EQ(py_repr("\xff"), "'\\xff'");  // not UTF-8: shown byte by byte
+  // Not UTF-8: each byte as the surrogate os.fsdecode() gives it (repr(os.fsdecode(b'\xff'))).
+  EXPECT_EQ(py_repr("\xff"), "'\\udcff'");
 }
 
 // Differential: the same texts through Python's repr().
