@@ -345,7 +345,7 @@ std::strong_ordering compare(Flavour f, const RawPath& a, const RawPath& b) {
 
 std::size_t hash(Flavour f, const RawPath& path) noexcept {
   try {
-    std::size_t h = path.drv + path.root;
+    std::size_t h = 0;
     auto mix = [&](std::string_view part) {
       h ^= std::hash<std::string_view>()(part) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
     };
@@ -360,21 +360,21 @@ std::size_t hash(Flavour f, const RawPath& path) noexcept {
   }
 }
 
-std::string name(const RawPath& path) {
+std::string name(Flavour f, const RawPath& path) {
   const std::string_view rel = path.rel();
-  const std::size_t cut = rel.find_last_of("/\\");
+  const std::size_t cut = rel.rfind(separator(f));
   return std::string(cut == std::string_view::npos ? rel : rel.substr(cut + 1));
 }
 
-std::string suffix(const RawPath& path) {
-  const std::string n = name(path);
+std::string suffix(Flavour f, const RawPath& path) {
+  const std::string n = name(f, path);
   const std::size_t i = n.rfind('.');
   if (i != std::string::npos && i > 0 && i < n.size() - 1) return n.substr(i);
   return {};
 }
 
-std::vector<std::string> suffixes(const RawPath& path) {
-  std::string n = name(path);
+std::vector<std::string> suffixes(Flavour f, const RawPath& path) {
+  std::string n = name(f, path);
   if (n.ends_with('.')) return {};
   n.erase(0, n.find_first_not_of('.') == std::string::npos ? n.size() : n.find_first_not_of('.'));
   std::vector<std::string> out;
@@ -387,8 +387,8 @@ std::vector<std::string> suffixes(const RawPath& path) {
   return out;
 }
 
-std::string stem(const RawPath& path) {
-  const std::string n = name(path);
+std::string stem(Flavour f, const RawPath& path) {
+  const std::string n = name(f, path);
   const std::size_t i = n.rfind('.');
   if (i != std::string::npos && i > 0 && i < n.size() - 1) return n.substr(0, i);
   return n;
@@ -506,7 +506,7 @@ std::string repr(Flavour f, std::string_view class_name, const RawPath& path) {
 
 RawPath with_name(Flavour f, const RawPath& path, std::string_view new_name,
                   std::string_view class_name) {
-  if (name(path).empty()) {
+  if (name(f, path).empty()) {
     throw ValueError(fmt::format("{} has an empty name", repr(f, class_name, path)));
   }
   const RawPath parsed = parse(f, &new_name, 1);
@@ -534,9 +534,9 @@ RawPath with_suffix(Flavour f, const RawPath& path, std::string_view new_suffix,
   if ((!new_suffix.empty() && new_suffix[0] != '.') || new_suffix == ".") {
     throw ValueError(fmt::format("Invalid suffix {}", py_repr(new_suffix)));
   }
-  const std::string n = name(path);
+  const std::string n = name(f, path);
   if (n.empty()) throw ValueError(fmt::format("{} has an empty name", repr(f, class_name, path)));
-  const std::string old = suffix(path);
+  const std::string old = suffix(f, path);
   RawPath out = path;
   out.str.resize(out.str.size() - old.size());
   out.str.append(new_suffix);
@@ -605,25 +605,21 @@ RawPath relative_to(Flavour f, const RawPath& path, const RawPath& other, bool w
       throw ValueError(
           fmt::format("{} and {} have different anchors", str_of(path), str_of(other)));
     }
-    if (name(base) == "..") {
+    if (name(f, base) == "..") {
       throw ValueError(fmt::format("'..' segment in {} cannot be walked", str_of(other)));
     }
     base = parent(f, base);
     ++step;
   }
-  RawPath out;
-  for (std::size_t i = 0; i < step; ++i) {
-    if (!out.str.empty()) out.str.push_back(sep);
-    out.str.append("..");
-  }
+  // 3.12 builds the result with with_segments('..', ..., *tail): parsed again, so that a
+  // Windows part such as "c:" becomes a drive there too.
+  std::vector<std::string_view> segments(step, "..");
   const std::size_t skip = parent_count(f, base);
   std::size_t index = 0;
   for_each_rel(path, sep, [&](std::string_view part) {
-    if (index++ < skip) return;
-    if (!out.str.empty()) out.str.push_back(sep);
-    out.str.append(part);
+    if (index++ >= skip) segments.push_back(part);
   });
-  return out;
+  return parse(f, segments.data(), segments.size());
 }
 
 bool match(Flavour f, const RawPath& path, std::string_view pattern_text) {

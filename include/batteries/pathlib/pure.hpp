@@ -64,10 +64,10 @@ std::string lower(std::string_view text);
 std::strong_ordering compare(Flavour flavour, const RawPath& a, const RawPath& b);
 std::size_t hash(Flavour flavour, const RawPath& path) noexcept;
 
-std::string name(const RawPath& path);
-std::string suffix(const RawPath& path);
-std::vector<std::string> suffixes(const RawPath& path);
-std::string stem(const RawPath& path);
+std::string name(Flavour flavour, const RawPath& path);
+std::string suffix(Flavour flavour, const RawPath& path);
+std::vector<std::string> suffixes(Flavour flavour, const RawPath& path);
+std::string stem(Flavour flavour, const RawPath& path);
 /// The parent, or the path itself when it has no parts after its anchor.
 RawPath parent(Flavour flavour, const RawPath& path);
 /// The number of parents (Python's len(path.parents)).
@@ -213,10 +213,10 @@ class BasicPurePath {
   [[nodiscard]] std::string root() const { return std::string(m_raw.root_text()); }
   [[nodiscard]] std::string anchor() const { return std::string(m_raw.anchor()); }
   [[nodiscard]] std::vector<std::string> parts() const { return detail::parts(F, m_raw); }
-  [[nodiscard]] std::string name() const { return detail::name(m_raw); }
-  [[nodiscard]] std::string suffix() const { return detail::suffix(m_raw); }
-  [[nodiscard]] std::vector<std::string> suffixes() const { return detail::suffixes(m_raw); }
-  [[nodiscard]] std::string stem() const { return detail::stem(m_raw); }
+  [[nodiscard]] std::string name() const { return detail::name(F, m_raw); }
+  [[nodiscard]] std::string suffix() const { return detail::suffix(F, m_raw); }
+  [[nodiscard]] std::vector<std::string> suffixes() const { return detail::suffixes(F, m_raw); }
+  [[nodiscard]] std::string stem() const { return detail::stem(F, m_raw); }
   [[nodiscard]] Self parent() const { return make(detail::parent(F, m_raw)); }
   [[nodiscard]] PathParents<Self> parents() const { return PathParents<Self>(self()); }
   [[nodiscard]] std::size_t parent_count() const noexcept { return detail::parent_count(F, m_raw); }
@@ -260,7 +260,13 @@ class BasicPurePath {
   /// Python 3.12's relative_to(other, walk_up=...): with walk_up, ".." steps up from other.
   template <PathSegment A>
   [[nodiscard]] Self relative_to(const A& other, RelativeToOptions options) const {
-    return make(detail::relative_to(F, m_raw, parse_segments(other), options.walk_up));
+    if (!options.walk_up) return relative_to(other);
+    // 3.12 rebuilds a path argument from its text, not part by part as 3.11 does.
+    if constexpr (detail::IsPurePath<A>::value) {
+      return relative_to(other.str(), options);
+    } else {
+      return make(detail::relative_to(F, m_raw, parse_segments(other), true));
+    }
   }
   [[nodiscard]] Self with_name(std::string_view name) const {
     return make(detail::with_name(F, m_raw, name, Self::class_name));
@@ -314,9 +320,10 @@ class BasicPurePath {
     static_cast<BasicPurePath&>(out).m_raw = std::move(raw);
     return out;
   }
-  // Text as it is; a path of this flavour by its canonical text (which parses to the same
-  // parts); a path of the other flavour part by part, each parsed by this flavour's rules,
-  // as Python does. owned keeps those parts where the views can see them.
+  // Text as it is. A path goes part by part, each parsed again by this flavour's rules, as
+  // Python does (a Windows part "x:" after the first becomes a drive); a POSIX path into a
+  // POSIX path can go as its text, which parses back to the same parts. owned keeps the
+  // parts where the views can see them.
   template <class A>
   static void add_segment(std::vector<std::string_view>& views, std::deque<std::string>& owned,
                           const A& segment) {
@@ -325,8 +332,8 @@ class BasicPurePath {
       views.emplace_back(segment.native());
     } else if constexpr (std::convertible_to<const A&, std::string_view>) {
       views.emplace_back(static_cast<std::string_view>(segment));
-    } else if constexpr (T::flavour == F) {
-      views.emplace_back(segment.raw().str);
+    } else if constexpr (T::flavour == Flavour::posix && F == Flavour::posix) {
+      views.emplace_back(segment.raw().str);  // POSIX text parses back to the same parts
     } else {
       for (std::string& part : segment.parts())
         views.emplace_back(owned.emplace_back(std::move(part)));
