@@ -54,7 +54,7 @@ std::u32string decode_utf8(std::string_view text) {
   return out;
 }
 
-Pattern::Pattern(std::string_view text) {
+Pattern::Pattern(std::string_view text) : m_text(text) {
   const std::u32string pat = decode_utf8(text);
   const std::size_t n = pat.size();
   std::size_t i = 0;
@@ -155,21 +155,8 @@ bool Pattern::one(const Token& token, char32_t c) const noexcept {
 }
 
 bool Pattern::matches(std::string_view name) const {
-  if (m_literal) {
-    // No wildcard: byte equality is code point equality for the same encoding.
-    std::string literal;
-    for (const Token& t : m_tokens) {
-      char32_t c = t.ch;
-      if (c >= 0xDC80 && c <= 0xDCFF) {
-        literal.push_back(static_cast<char>(c - 0xDC00));
-      } else if (c < 0x80) {
-        literal.push_back(static_cast<char>(c));
-      } else {
-        return matches(decode_utf8(name));
-      }
-    }
-    return literal == name;
-  }
+  // No wildcard: the pattern's own text, and byte equality is code point equality.
+  if (m_literal) return name == m_text;
   return matches(decode_utf8(name));
 }
 

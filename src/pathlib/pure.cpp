@@ -191,10 +191,7 @@ void for_each_rel(const RawPath& path, char sep, Fn&& fn) {
 
 // Python's _cparts: the parts, lowered for Windows.
 std::vector<std::string> cparts(Flavour f, const RawPath& path) {
-  std::vector<std::string> out;
-  const char sep = separator(f);
-  if (path.drv + path.root > 0) out.emplace_back(path.anchor());
-  for_each_rel(path, sep, [&](std::string_view part) { out.emplace_back(part); });
+  std::vector<std::string> out = parts(f, path);
   if (f == Flavour::windows) {
     for (std::string& part : out) part = lower(part);
   }
@@ -517,9 +514,6 @@ RawPath with_name(Flavour f, const RawPath& path, std::string_view new_name,
     throw ValueError(fmt::format("Invalid name {}", py_repr(new_name)));
   }
   RawPath out = parent(f, path);
-  if (path.rel().find(separator(f)) == std::string_view::npos) {
-    out.str.assign(path.str, 0, path.drv + path.root);
-  }
   if (!out.rel().empty()) out.str.push_back(separator(f));
   out.str.append(new_name);
   return out;
@@ -545,6 +539,7 @@ RawPath with_suffix(Flavour f, const RawPath& path, std::string_view new_suffix,
 
 RawPath relative_to(Flavour f, const RawPath& path, const RawPath& other, bool walk_up) {
   const char sep = separator(f);
+  auto str_of = [](const RawPath& p) { return py_repr(p.str.empty() ? "." : p.str); };
   if (!walk_up) {
     // Python 3.11: drive and root count as separate parts here.
     std::vector<std::string> abs;
@@ -572,7 +567,7 @@ RawPath relative_to(Flavour f, const RawPath& path, const RawPath& other, bool w
     if (bad) {
       throw ValueError(fmt::format(
           "{} is not in the subpath of {} OR one path is relative and the other is absolute.",
-          py_repr(path.str.empty() ? "." : path.str), py_repr(other.str)));
+          str_of(path), py_repr(other.str)));  // other as Python formats it: "" stays ""
     }
     RawPath out;
     if (n == 1 && path.root > 0) {
@@ -584,14 +579,11 @@ RawPath relative_to(Flavour f, const RawPath& path, const RawPath& other, bool w
     return out;
   }
   // Python 3.12 with walk_up: climb from other until an ancestor of this path.
-  auto str_of = [](const RawPath& p) { return py_repr(p.str.empty() ? "." : p.str); };
   RawPath base = other;
   std::size_t step = 0;
   const std::size_t levels = parent_count(f, other);
   while (true) {
     // Is base this path or one of its parents?
-    const bool same_anchor =
-        equal_fold(f, base.anchor(), path.anchor()) && base.drv == path.drv + 0 * path.root;
     bool under = false;
     if (equal_fold(f, base.drive(), path.drive()) && base.root == path.root) {
       const std::size_t nb = parent_count(f, base);
@@ -599,7 +591,6 @@ RawPath relative_to(Flavour f, const RawPath& path, const RawPath& other, bool w
       if (nb <= np)
         under = compare(f, base, np == nb ? path : nth_parent(f, path, np - nb - 1)) == 0;
     }
-    (void)same_anchor;
     if (under) break;
     if (step == levels) {
       throw ValueError(
@@ -631,9 +622,8 @@ bool match(Flavour f, const RawPath& path, std::string_view pattern_text) {
   const RawPath pat = parse(f, &pattern_text, 1);
   std::vector<std::string> pat_parts = parts(f, pat);
   if (pat_parts.empty()) throw ValueError("empty pattern");
-  const std::string self_drive = f == Flavour::windows ? lower(path.drive())
-                                 : path.drv > 0        ? std::string(path.drive())
-                                                       : std::string();
+  const std::string self_drive =
+      f == Flavour::windows ? lower(path.drive()) : std::string(path.drive());
   if (pat.drv > 0 && pat.drive() != self_drive) return false;
   if (pat.root > 0 && pat.root_text() != path.root_text()) return false;
   std::vector<std::string> mine = cparts(f, path);

@@ -44,6 +44,7 @@ class Pattern {
   [[nodiscard]] bool one(const Token& token, char32_t c) const noexcept;
   void add_set(const std::u32string& body, bool negated);
 
+  std::string m_text;  // the pattern as given
   std::vector<Token> m_tokens;
   std::vector<std::pair<char32_t, char32_t>> m_ranges;
   bool m_literal = true;
