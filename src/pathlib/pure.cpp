@@ -324,6 +324,30 @@ std::vector<std::string> parts(Flavour f, const RawPath& path) {
   return out;
 }
 
+namespace {
+
+// Python compares str by code point, and a byte that is not UTF-8 is a surrogate there
+// (U+DC80..U+DCFF), which sorts between U+D7FF and U+E000. Bytes order valid UTF-8 the same
+// way, so only text with bytes above 0x7F needs decoding.
+std::strong_ordering compare_text(std::string_view a, std::string_view b) {
+  const auto high = [](std::string_view t) {
+    return std::any_of(t.begin(), t.end(), [](char c) { return (c & 0x80) != 0; });
+  };
+  if (!high(a) && !high(b)) return a <=> b;
+  const std::u32string da = decode_utf8(a);
+  const std::u32string db = decode_utf8(b);
+  return std::u32string_view(da) <=> std::u32string_view(db);
+}
+
+template <class V>
+std::strong_ordering compare_parts(const std::vector<V>& a, const std::vector<V>& b) {
+  return std::lexicographical_compare_three_way(
+      a.begin(), a.end(), b.begin(), b.end(),
+      [](const V& x, const V& y) { return compare_text(x, y); });
+}
+
+}  // namespace
+
 std::strong_ordering compare(Flavour f, const RawPath& a, const RawPath& b) {
   if (f == Flavour::posix) {
     // Part by part, the anchor first: "a/b" sorts before "a-b", as Python's lists do.
@@ -333,11 +357,9 @@ std::strong_ordering compare(Flavour f, const RawPath& a, const RawPath& b) {
     if (b.drv + b.root > 0) pb.push_back(b.anchor());
     for_each_rel(a, '/', [&](std::string_view p) { pa.push_back(p); });
     for_each_rel(b, '/', [&](std::string_view p) { pb.push_back(p); });
-    return std::lexicographical_compare_three_way(pa.begin(), pa.end(), pb.begin(), pb.end());
+    return compare_parts(pa, pb);
   }
-  const std::vector<std::string> ca = cparts(f, a);
-  const std::vector<std::string> cb = cparts(f, b);
-  return std::lexicographical_compare_three_way(ca.begin(), ca.end(), cb.begin(), cb.end());
+  return compare_parts(cparts(f, a), cparts(f, b));
 }
 
 std::size_t hash(Flavour f, const RawPath& path) noexcept {
@@ -509,8 +531,12 @@ RawPath with_name(Flavour f, const RawPath& path, std::string_view new_name,
   const RawPath parsed = parse(f, &new_name, 1);
   const bool bad_end = new_name.empty() || new_name.back() == separator(f) ||
                        (f == Flavour::windows && new_name.back() == '/');
+  // Python 3.11's checks, then 3.12's: 3.11 lets a name with a separator through when it
+  // parses to one part ("./b"), and makes a path whose text and parts disagree.
+  const bool has_sep = new_name.find(separator(f)) != std::string_view::npos ||
+                       (f == Flavour::windows && new_name.find('/') != std::string_view::npos);
   if (bad_end || parsed.drv + parsed.root > 0 || parsed.str.empty() ||
-      parsed.str.find(separator(f)) != std::string::npos) {
+      parsed.str.find(separator(f)) != std::string::npos || has_sep || new_name == ".") {
     throw ValueError(fmt::format("Invalid name {}", py_repr(new_name)));
   }
   RawPath out = parent(f, path);

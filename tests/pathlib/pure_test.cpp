@@ -204,4 +204,24 @@ TEST(PurePath, NonUtf8NamesRoundTrip) {
   EXPECT_EQ(p.suffix(), ".bin");
   EXPECT_TRUE(p.match("??.bin"));
   EXPECT_EQ(p.repr(), "PurePosixPath('dir/\\udcff\\udcfe.bin')");
+  // Ordered as Python orders the surrogates: after U+00E9, before U+E000.
+  EXPECT_LT(PurePosixPath("\xc3\xa9"), PurePosixPath("\x80"));
+  EXPECT_LT(PurePosixPath("\x80"), PurePosixPath("\xee\x80\x80"));
+  EXPECT_LT(PureWindowsPath("\xc3\x89"), PureWindowsPath("\x80"));
+}
+
+// Python 3.12's rule: a new name holding a separator, or ".", is refused (3.11 took "./b"
+// and made a path whose text does not parse back to its parts).
+TEST(PurePath, WithNameRefusesSeparators) {
+  EXPECT_RAISES_MSG((void)PurePosixPath("x/a").with_name("./b"), batteries::ValueError,
+                    "Invalid name './b'");
+  EXPECT_RAISES_MSG((void)PurePosixPath("x/a").with_name("b/."), batteries::ValueError,
+                    "Invalid name 'b/.'");
+  EXPECT_RAISES_MSG((void)PurePosixPath("x/a").with_name("."), batteries::ValueError,
+                    "Invalid name '.'");
+  EXPECT_RAISES_MSG((void)PureWindowsPath("x/a").with_name("a\\b"), batteries::ValueError,
+                    "Invalid name 'a\\\\b'");
+  EXPECT_RAISES((void)PurePosixPath("x/a").with_stem("./b"), batteries::ValueError);
+  EXPECT_EQ(PurePosixPath("x/a").with_name("..").str(), "x/..");
+  EXPECT_EQ(PurePosixPath("x/a").with_name("a\\b").str(), "x/a\\b");
 }

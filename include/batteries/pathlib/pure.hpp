@@ -175,7 +175,9 @@ class PathParents {
   [[nodiscard]] iterator begin() const { return {this, 0}; }
   [[nodiscard]] iterator end() const { return {this, static_cast<std::ptrdiff_t>(size())}; }
   /// Python's repr(): <PurePosixPath.parents>.
-  [[nodiscard]] std::string repr() const { return "<" + std::string(P::class_name) + ".parents>"; }
+  [[nodiscard]] std::string repr() const {
+    return std::string("<").append(P::class_name).append(".parents>");
+  }
 
  private:
   P m_path;
