@@ -83,6 +83,23 @@ Pattern::Pattern(std::string_view text) : m_text(text) {
       m_tokens.push_back({Kind::literal, false, c});
     }
   }
+  find_shape();
+}
+
+void Pattern::find_shape() {
+  if (m_literal || m_tokens.size() < 2) return;
+  const bool lead = m_tokens.front().kind == Kind::star;
+  const bool trail = m_tokens.back().kind == Kind::star;
+  const std::size_t first = lead ? 1 : 0;
+  const std::size_t last = m_tokens.size() - (trail ? 1 : 0);
+  if (first >= last) return;
+  std::string affix;
+  for (std::size_t t = first; t < last; ++t) {
+    if (m_tokens[t].kind != Kind::literal || m_tokens[t].ch >= 0x80) return;
+    affix.push_back(static_cast<char>(m_tokens[t].ch));
+  }
+  m_affix = std::move(affix);
+  m_shape = lead && trail ? Shape::contains : lead ? Shape::suffix : Shape::prefix;
 }
 
 // The set's text between the brackets, '!' included. Python splits it into chunks at the
@@ -157,6 +174,16 @@ bool Pattern::one(const Token& token, char32_t c) const noexcept {
 bool Pattern::matches(std::string_view name) const {
   // No wildcard: the pattern's own text, and byte equality is code point equality.
   if (m_literal) return name == m_text;
+  switch (m_shape) {
+    case Shape::suffix:
+      return name.ends_with(m_affix);
+    case Shape::prefix:
+      return name.starts_with(m_affix);
+    case Shape::contains:
+      return name.find(m_affix) != std::string_view::npos;
+    case Shape::general:
+      break;
+  }
   return matches(decode_utf8(name));
 }
 

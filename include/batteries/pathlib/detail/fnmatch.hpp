@@ -41,13 +41,20 @@ class Pattern {
     std::uint32_t first = 0;  // set: its ranges in m_ranges[first, last)
     std::uint32_t last = 0;
   };
+  // Shapes that match on bytes without decoding: `*lit`, `lit*` and `*lit*` with an ASCII
+  // literal (an ASCII byte is one code point and never part of another, so byte and code
+  // point matching agree).
+  enum class Shape : std::uint8_t { general, suffix, prefix, contains };
   [[nodiscard]] bool one(const Token& token, char32_t c) const noexcept;
   void add_set(const std::u32string& body, bool negated);
+  void find_shape();
 
   std::string m_text;  // the pattern as given
   std::vector<Token> m_tokens;
   std::vector<std::pair<char32_t, char32_t>> m_ranges;
   bool m_literal = true;
+  Shape m_shape = Shape::general;
+  std::string m_affix;  // the literal of a suffix, prefix or contains shape
 };
 
 }  // namespace batteries::pathlib::detail
