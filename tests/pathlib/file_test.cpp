@@ -6,7 +6,7 @@
 // scenario first; then batteries runs them again from the same starting files, and the outcome
 // of each call (a value, or the exception's type, message and filename), of the final close()
 // and the file's final contents must be the same, in order.
-#include <batteries/pathlib/file.hpp>
+#include <batteries/pathlib/path.hpp>
 
 #include <fcntl.h>
 #include <ftw.h>
@@ -312,7 +312,7 @@ std::vector<std::string> run_cpp(const Scenario& s) {
   prepare(s);
   std::vector<std::string> out;
   std::optional<File> file;
-  out.push_back(outcome([&] { file.emplace(detail::open_file(s.path, s.mode, s.options)); }));
+  out.push_back(outcome([&] { file.emplace(Path(s.path).open(s.mode, s.options)); }));
   if (file) {
     for (const Step& step : s.steps) out.push_back(step.cpp(*file));
     out.push_back(outcome([&] { file->close(); }));
@@ -1191,7 +1191,7 @@ TEST_F(FileTest, RandomTextReadingMatchesPython) {
 
 TEST_F(FileTest, UnsupportedOperationIsAnOSErrorWithoutErrno) {
   write_file("f", "x");
-  File f = detail::open_file("f", "r", {});
+  File f = Path("f").open("r", {});
   try {
     (void)f.write("y");
     FAIL() << "write() on a read-only file";
@@ -1215,7 +1215,7 @@ TEST_F(FileTest, MovedFromAndDefaultFilesAreClosed) {
   EXPECT_NO_THROW(empty.close());
 
   write_file("f", "data");
-  File a = detail::open_file("f", "r", {});
+  File a = Path("f").open("r", {});
   File b = std::move(a);
   EXPECT_TRUE(a.closed());  // NOLINT(bugprone-use-after-move): the moved-from state is defined
   EXPECT_RAISES(a.write("x"), ValueError);
@@ -1227,7 +1227,7 @@ TEST_F(FileTest, MovedFromAndDefaultFilesAreClosed) {
 TEST_F(FileTest, DestructorAndMoveAssignmentFlushAndClose) {
   int fd = -1;
   {
-    File f = detail::open_file("f", "w", {});
+    File f = Path("f").open("w", {});
     fd = f.fileno();
     f.write("pending");
     EXPECT_EQ(peek(), "");
@@ -1235,9 +1235,9 @@ TEST_F(FileTest, DestructorAndMoveAssignmentFlushAndClose) {
   EXPECT_EQ(peek(), "pending");
   EXPECT_EQ(::fcntl(fd, F_GETFD), -1) << "the descriptor is closed";
 
-  File g = detail::open_file("g", "wb", {});
+  File g = Path("g").open("wb", {});
   g.write("first");
-  g = detail::open_file("f", "rb", {});
+  g = Path("f").open("rb", {});
   EXPECT_EQ(file_contents("g"), "first");
   EXPECT_EQ(g.read(), "pending");
 }
@@ -1246,10 +1246,10 @@ TEST_F(FileTest, DestructorSwallowsErrorsAndCloseReportsThem) {
   struct stat st {};
   if (::stat("/dev/full", &st) != 0) GTEST_SKIP() << "no /dev/full";
   EXPECT_NO_THROW({
-    File f = detail::open_file("/dev/full", "w", {});
+    File f = Path("/dev/full").open("w", {});
     f.write("lost");
   });
-  File f = detail::open_file("/dev/full", "wb", {});
+  File f = Path("/dev/full").open("wb", {});
   f.write("x");
   EXPECT_RAISES_MSG(f.close(), OSError, "[Errno 28]");
   EXPECT_TRUE(f.closed());
@@ -1258,17 +1258,17 @@ TEST_F(FileTest, DestructorSwallowsErrorsAndCloseReportsThem) {
 
 TEST_F(FileTest, LinesAreARange) {
   write_file("f", "one\ntwo\r\nthree");
-  File f = detail::open_file("f", "r", {});
+  File f = Path("f").open("r", {});
   std::vector<std::string> lines;
   for (const std::string& line : f) lines.push_back(line);
   EXPECT_EQ(lines, (std::vector<std::string>{"one\n", "two\n", "three"}));
   EXPECT_EQ(f.tell(), 14) << "telling is back on at the end of the loop";
 
-  File b = detail::open_file("f", "rb", {});
+  File b = Path("f").open("rb", {});
   EXPECT_EQ(std::ranges::count_if(b, [](const std::string& line) { return line.size() == 5; }), 2)
       << "range algorithms take a File; binary lines keep their \\r";
 
-  File t = detail::open_file("f", "r", {});
+  File t = Path("f").open("r", {});
   for (const std::string& line : t) {
     EXPECT_EQ(line, "one\n");
     break;
@@ -1281,7 +1281,7 @@ TEST_F(FileTest, LinesAreARange) {
 
 TEST_F(FileTest, WritelinesTakesAnyRangeOfStrings) {
   {
-    File f = detail::open_file("f", "w", {.newline = "\r\n"});
+    File f = Path("f").open("w", {.newline = "\r\n"});
     f.writelines(std::vector<std::string>{"a\n", "b\n"});
     f.writelines({"c", "d\n"});
     const std::array<const char*, 2> more = {"e", "f"};
@@ -1294,7 +1294,7 @@ TEST_F(FileTest, WritelinesTakesAnyRangeOfStrings) {
 // gives the byte offset; seeking to it resumes at the same place.
 TEST_F(FileTest, TextTellAfterALoneCarriageReturnIsTheByteOffset) {
   write_file("f", "a\rb\r\nc\r");
-  File f = detail::open_file("f", "r", {});
+  File f = Path("f").open("r", {});
   EXPECT_EQ(f.readline(), "a\n");
   const std::int64_t cookie = f.tell();
   EXPECT_EQ(cookie, 2);
@@ -1305,7 +1305,7 @@ TEST_F(FileTest, TextTellAfterALoneCarriageReturnIsTheByteOffset) {
   EXPECT_EQ(f.seek(cookie), 2);
   EXPECT_EQ(f.read(), "b\nc\n");
 
-  File u = detail::open_file("f", "r", {.newline = ""});
+  File u = Path("f").open("r", {.newline = ""});
   EXPECT_EQ(u.read(4), "a\rb\r");
   EXPECT_EQ(u.tell(), 4);
   EXPECT_EQ(u.read(), "\nc\r");
@@ -1315,7 +1315,7 @@ TEST_F(FileTest, TextTellNeedsAByteMapWhileTextIsBuffered) {
   write_file("f",
              "\x80"
              "a\nb\n");
-  File f = detail::open_file("f", "r", {.encoding = "cp1252"});
+  File f = Path("f").open("r", {.encoding = "cp1252"});
   EXPECT_EQ(f.tell(), 0);
   EXPECT_EQ(f.readline(),
             "\u20ac"
@@ -1329,7 +1329,7 @@ TEST_F(FileTest, TextTellNeedsAByteMapWhileTextIsBuffered) {
   write_file("g",
              "a\xff"
              "b\n");
-  File r = detail::open_file("g", "r", {.errors = "replace"});
+  File r = Path("g").open("r", {.errors = "replace"});
   EXPECT_EQ(r.read(1), "a");
   EXPECT_RAISES((void)r.tell(), UnsupportedOperation);
   EXPECT_EQ(r.read(),
@@ -1341,27 +1341,27 @@ TEST_F(FileTest, TextTellNeedsAByteMapWhileTextIsBuffered) {
 TEST_F(FileTest, PipesAreNotSeekable) {
   ASSERT_EQ(::mkfifo("p", 0600), 0) << std::strerror(errno);
   // Read and write ends at once, so that nothing blocks.
-  File raw = detail::open_file("p", "r+b", {.buffering = 0});
+  File raw = Path("p").open("r+b", {.buffering = 0});
   EXPECT_FALSE(raw.seekable());
   EXPECT_RAISES_MSG((void)raw.tell(), OSError, "[Errno 29] Illegal seek");
   EXPECT_EQ(raw.write("ab\ncd"), 5u);
-  EXPECT_RAISES_MSG((void)detail::open_file("p", "r+b", {}), UnsupportedOperation,
+  EXPECT_RAISES_MSG((void)Path("p").open("r+b", {}), UnsupportedOperation,
                     "File or stream is not seekable.");
-  EXPECT_RAISES_MSG((void)detail::open_file("p", "r+", {}), UnsupportedOperation,
+  EXPECT_RAISES_MSG((void)Path("p").open("r+", {}), UnsupportedOperation,
                     "File or stream is not seekable.");
 
-  File reader = detail::open_file("p", "rb", {});
+  File reader = Path("p").open("rb", {});
   EXPECT_RAISES_MSG((void)reader.tell(), OSError, "Illegal seek");
   EXPECT_RAISES_MSG(reader.seek(0), UnsupportedOperation, "File or stream is not seekable.");
   EXPECT_EQ(reader.read(2), "ab");
   EXPECT_EQ(reader.readline(), "\n");
 
-  File text = detail::open_file("p", "a", {.encoding = "utf-16"});
+  File text = Path("p").open("a", {.encoding = "utf-16"});
   EXPECT_RAISES_MSG((void)text.tell(), UnsupportedOperation, "underlying stream is not seekable");
   EXPECT_RAISES_MSG(text.seek(0), UnsupportedOperation, "underlying stream is not seekable");
   text.write("z");  // no BOM on a pipe, as Python's UTF-16 encoder
   text.flush();
-  File binary = detail::open_file("p", "ab", {});
+  File binary = Path("p").open("ab", {});
   EXPECT_RAISES_MSG((void)binary.tell(), OSError, "Illegal seek");
   EXPECT_RAISES_MSG((void)binary.truncate(), OSError, "Illegal seek");
   EXPECT_EQ(reader.read(4), std::string("cdz\0", 4));
@@ -1372,7 +1372,7 @@ TEST_F(FileTest, PermissionErrorsCarryTheFilename) {
   write_file("f", "secret");
   ASSERT_EQ(::chmod("f", 0), 0);
   try {
-    (void)detail::open_file("f", "r", {});
+    (void)Path("f").open("r", {});
     FAIL() << "opened an unreadable file";
   } catch (const PermissionError& e) {
     EXPECT_EQ(e.filename(), "f");
@@ -1385,9 +1385,9 @@ TEST_F(FileTest, OpenLeavesNoDescriptorBehindWhenItFails) {
   ASSERT_GE(before, 0);
   ::close(before);
   ASSERT_EQ(::mkdir("d", 0755), 0);
-  EXPECT_RAISES((void)detail::open_file("d", "r", {}), IsADirectoryError);
-  EXPECT_RAISES((void)detail::open_file("f", "w", {.buffering = 0}), ValueError);
-  EXPECT_RAISES((void)detail::open_file("f", "w", {.encoding = "bogus"}), LookupError);
+  EXPECT_RAISES((void)Path("d").open("r", {}), IsADirectoryError);
+  EXPECT_RAISES((void)Path("f").open("w", {.buffering = 0}), ValueError);
+  EXPECT_RAISES((void)Path("f").open("w", {.encoding = "bogus"}), LookupError);
   const int after = ::dup(0);
   ::close(after);
   EXPECT_EQ(before, after) << "a descriptor leaked";

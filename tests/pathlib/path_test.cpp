@@ -18,11 +18,13 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -412,6 +414,8 @@ class PathFs : public ::testing::Test {
     return relative.empty() ? m_root : m_root + "/" + std::string(relative);
   }
   [[nodiscard]] Path path(std::string_view relative = "") const { return Path(at(relative)); }
+  /// The body of PermissionErrorsAndUnreadableDirectories, run by a user who is not root.
+  void permission_checks();
 
   /// Runs the cases' Python side in one copy of prepare's tree, then their C++ side in a
   /// fresh copy at the same path ("w" in the temporary directory, also the current directory),
@@ -1524,11 +1528,34 @@ TEST_F(PathFs, NonUtf8NamesThroughEveryListing) {
   }
 }
 
+// Root is not refused anything, so as root the checks run in a child process that has given
+// up root for the "nobody" ids first.
 TEST_F(PathFs, PermissionErrorsAndUnreadableDirectories) {
-  if (::geteuid() == 0) {
-    GTEST_SKIP() << "running as root, which bypasses permission checks: no PermissionError "
-                    "can be provoked";
+  if (::geteuid() != 0) {
+    permission_checks();
+    return;
   }
+  constexpr uid_t kNobody = 65534;
+  ASSERT_EQ(::chown(at("").c_str(), kNobody, kNobody), 0) << std::strerror(errno);
+  std::fflush(stdout);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0) << std::strerror(errno);
+  if (child == 0) {
+    if (::setgroups(0, nullptr) != 0 || ::setgid(kNobody) != 0 || ::setuid(kNobody) != 0) {
+      std::fprintf(stderr, "cannot drop root: %s\n", std::strerror(errno));
+      std::_Exit(2);
+    }
+    permission_checks();
+    std::fflush(stdout);
+    std::_Exit(::testing::Test::HasFailure() ? 1 : 0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << "the unprivileged child failed (its output is above), status " << status;
+}
+
+void PathFs::permission_checks() {
   write_file(at("secret"), "s", 0000);
   make_dir(at("locked"));
   write_file(at("locked/inner"), "");
