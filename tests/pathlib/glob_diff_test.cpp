@@ -35,6 +35,12 @@
 namespace batteries::pathlib {
 namespace {
 
+using testing::find_python;
+using testing::from_hex;
+using testing::printable;
+using testing::ScopedPython;
+using testing::to_hex;
+
 // ---- the file system through the C library ----
 
 void check(bool ok, std::string_view what, const std::string& path) {
@@ -95,115 +101,7 @@ class ScopedCwd {
   std::string m_old;
 };
 
-/// Points python_executable() at another interpreter for the life of the object.
-class ScopedPython {
- public:
-  explicit ScopedPython(const std::string& executable) {
-    if (const char* old = std::getenv("BATTERIES_PYTHON"); old != nullptr) m_old = old;
-    ::setenv("BATTERIES_PYTHON", executable.c_str(), 1);
-  }
-  ~ScopedPython() {
-    if (m_old) {
-      ::setenv("BATTERIES_PYTHON", m_old->c_str(), 1);
-    } else {
-      ::unsetenv("BATTERIES_PYTHON");
-    }
-  }
-  ScopedPython(const ScopedPython&) = delete;
-  ScopedPython& operator=(const ScopedPython&) = delete;
-
- private:
-  std::optional<std::string> m_old;
-};
-
-std::optional<std::pair<int, int>> python_version(const std::string& executable) {
-  if (executable.find('\'') != std::string::npos) return std::nullopt;
-  const std::string command =
-      "'" + executable + "' -c 'import sys; print(*sys.version_info[:2])' 2>/dev/null";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return std::nullopt;
-  int major = 0;
-  int minor = 0;
-  const int read = std::fscanf(pipe, "%d %d", &major, &minor);
-  const int status = ::pclose(pipe);
-  if (read != 2 || status != 0) return std::nullopt;
-  return std::pair{major, minor};
-}
-
-/// An interpreter of Python 3.minor: $BATTERIES_PYTHON or python3 when it is one, else
-/// python3.minor on PATH, else one that pyenv installed.
-std::optional<std::string> find_python(int minor) {
-  std::vector<std::string> candidates = {testing::python_executable(),
-                                         "python3." + std::to_string(minor)};
-  std::filesystem::path pyenv;
-  if (const char* root = std::getenv("PYENV_ROOT"); root != nullptr && *root != '\0') {
-    pyenv = root;
-  } else if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
-    pyenv = std::filesystem::path(home) / ".pyenv";
-  }
-  if (!pyenv.empty()) {
-    std::error_code error;
-    std::vector<std::string> installed;
-    for (const auto& entry : std::filesystem::directory_iterator(pyenv / "versions", error)) {
-      if (entry.path().filename().string().rfind("3." + std::to_string(minor) + ".", 0) == 0) {
-        installed.push_back((entry.path() / "bin" / "python3").string());
-      }
-    }
-    std::sort(installed.begin(), installed.end());
-    candidates.insert(candidates.end(), installed.begin(), installed.end());
-  }
-  for (const std::string& candidate : candidates) {
-    if (python_version(candidate) == std::pair{3, minor}) return candidate;
-  }
-  return std::nullopt;
-}
-
 // ---- encoding ----
-
-std::string to_hex(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (const char c : bytes) {
-    const auto byte = static_cast<unsigned char>(c);
-    out += kDigits[byte >> 4];
-    out += kDigits[byte & 15];
-  }
-  return out;
-}
-
-std::optional<std::string> from_hex(std::string_view hex) {
-  const auto digit = [](char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  if (hex.size() % 2 != 0) return std::nullopt;
-  std::string out;
-  for (std::size_t i = 0; i < hex.size(); i += 2) {
-    const int high = digit(hex[i]);
-    const int low = digit(hex[i + 1]);
-    if (high < 0 || low < 0) return std::nullopt;
-    out += static_cast<char>(high * 16 + low);
-  }
-  return out;
-}
-
-/// Bytes for a failure message: printable ASCII as it is, the rest as \xNN.
-std::string printable(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (const char c : bytes) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte >= 0x20 && byte < 0x7f && c != '\\') {
-      out += c;
-    } else {
-      out += "\\x";
-      out += kDigits[byte >> 4];
-      out += kDigits[byte & 15];
-    }
-  }
-  return out;
-}
 
 std::vector<std::string> split(std::string_view text, char sep) {
   std::vector<std::string> out;

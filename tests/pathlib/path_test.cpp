@@ -47,6 +47,12 @@
 namespace batteries::pathlib {
 namespace {
 
+using testing::find_python;
+using testing::from_hex;
+using testing::printable;
+using testing::ScopedPython;
+using testing::to_hex;
+
 static_assert(std::ranges::input_range<LazyRange<PosixPath>>);
 static_assert(std::ranges::view<LazyRange<PosixPath>>);
 static_assert(!std::ranges::forward_range<LazyRange<PosixPath>>, "a generator is single-pass");
@@ -186,51 +192,6 @@ class ScopedUmask {
 };
 
 // ---- bytes as text ----
-
-std::string to_hex(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (const char c : bytes) {
-    const auto byte = static_cast<unsigned char>(c);
-    out += kDigits[byte >> 4];
-    out += kDigits[byte & 15];
-  }
-  return out;
-}
-
-std::optional<std::string> from_hex(std::string_view hex) {
-  const auto digit = [](char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  if (hex.size() % 2 != 0) return std::nullopt;
-  std::string out;
-  for (std::size_t i = 0; i < hex.size(); i += 2) {
-    const int high = digit(hex[i]);
-    const int low = digit(hex[i + 1]);
-    if (high < 0 || low < 0) return std::nullopt;
-    out += static_cast<char>(high * 16 + low);
-  }
-  return out;
-}
-
-/// Bytes for a failure message: printable ASCII as it is, the rest as \xNN.
-std::string printable(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (const char c : bytes) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte >= 0x20 && byte < 0x7f && c != '\\') {
-      out += c;
-    } else {
-      out += "\\x";
-      out += kDigits[byte >> 4];
-      out += kDigits[byte & 15];
-    }
-  }
-  return out;
-}
 
 std::vector<std::string> split_lines(const std::string& text) {
   std::vector<std::string> out;

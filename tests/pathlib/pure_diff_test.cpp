@@ -30,37 +30,14 @@
 namespace batteries::pathlib {
 namespace {
 
+using testing::find_python;
+using testing::from_hex;
+using testing::printable;
+std::string show(std::string_view text) { return printable(text); }
+using testing::ScopedPython;
+using testing::to_hex;
+
 // ---- encoding ----
-
-std::string to_hex(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (const char c : bytes) {
-    const auto byte = static_cast<unsigned char>(c);
-    out += kDigits[byte >> 4];
-    out += kDigits[byte & 15];
-  }
-  return out;
-}
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
-std::optional<std::string> from_hex(std::string_view hex) {
-  if (hex.size() % 2 != 0) return std::nullopt;
-  std::string out;
-  for (std::size_t i = 0; i < hex.size(); i += 2) {
-    const int high = hex_digit(hex[i]);
-    const int low = hex_digit(hex[i + 1]);
-    if (high < 0 || low < 0) return std::nullopt;
-    out += static_cast<char>(high * 16 + low);
-  }
-  return out;
-}
 
 std::vector<std::string> split(const std::string& text, char sep) {
   std::vector<std::string> out;
@@ -77,29 +54,10 @@ std::vector<std::string> split(const std::string& text, char sep) {
   return out;
 }
 
-/// Bytes for a failure message: printable ASCII as it is, the rest as \xNN.
-std::string show(std::string_view text) {
-  std::string out;
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (byte >= 0x20 && byte < 0x7f) {
-      out += c;
-    } else {
-      static constexpr char kDigits[] = "0123456789abcdef";
-      out += "\\x";
-      out += kDigits[byte >> 4];
-      out += kDigits[byte & 15];
-    }
-  }
-  return out;
-}
-
 // The field values, encoded as the Python side's ev() encodes them.
-std::string text(std::string_view value) { return "=" + std::string(value); }
+std::string text(std::string_view value) { return std::string("=").append(value); }
 std::string flag(bool value) { return value ? "=True" : "=False"; }
-std::string number(std::size_t value) { return "=" + std::to_string(value); }
+std::string number(std::size_t value) { return std::string("=").append(std::to_string(value)); }
 std::string list(const std::vector<std::string>& items) {
   std::string out = "=";
   for (const std::string& item : items) {
@@ -110,7 +68,7 @@ std::string list(const std::vector<std::string>& items) {
 }
 template <class P>
 std::string path(const P& value) {
-  return "=" + value.str();
+  return std::string("=").append(value.str());
 }
 template <class P>
 std::string parents_of(const P& value) {
@@ -442,71 +400,6 @@ std::string script(std::string_view classes, const Alphabet& alphabet,
   replace(out, "@CASES@", encoded);
   return out;
 }
-
-/// The interpreter's (major, minor), or nullopt when it does not run.
-std::optional<std::pair<int, int>> python_version(const std::string& executable) {
-  if (executable.find('\'') != std::string::npos) return std::nullopt;
-  const std::string command =
-      "'" + executable + "' -c 'import sys; print(*sys.version_info[:2])' 2>/dev/null";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return std::nullopt;
-  int major = 0;
-  int minor = 0;
-  const int read = std::fscanf(pipe, "%d %d", &major, &minor);
-  const int status = ::pclose(pipe);
-  if (read != 2 || status != 0) return std::nullopt;
-  return std::pair{major, minor};
-}
-
-/// An interpreter of Python 3.minor: $BATTERIES_PYTHON or python3 when it is one, else
-/// python3.minor on PATH, else one that pyenv installed.
-std::optional<std::string> find_python(int minor) {
-  std::vector<std::string> candidates = {testing::python_executable(),
-                                         "python3." + std::to_string(minor)};
-  std::filesystem::path pyenv;
-  if (const char* root = std::getenv("PYENV_ROOT"); root != nullptr && *root != '\0') {
-    pyenv = root;
-  } else if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
-    pyenv = std::filesystem::path(home) / ".pyenv";
-  }
-  std::error_code error;
-  if (!pyenv.empty()) {
-    std::vector<std::string> installed;
-    for (const auto& entry : std::filesystem::directory_iterator(pyenv / "versions", error)) {
-      const std::string name = entry.path().filename().string();
-      if (name.rfind("3." + std::to_string(minor) + ".", 0) == 0) {
-        installed.push_back((entry.path() / "bin" / "python3").string());
-      }
-    }
-    std::sort(installed.begin(), installed.end());  // a fixed order
-    candidates.insert(candidates.end(), installed.begin(), installed.end());
-  }
-  for (const std::string& candidate : candidates) {
-    if (python_version(candidate) == std::pair{3, minor}) return candidate;
-  }
-  return std::nullopt;
-}
-
-/// Points python_executable() at another interpreter for the life of the object.
-class ScopedPython {
- public:
-  explicit ScopedPython(const std::string& executable) {
-    if (const char* old = std::getenv("BATTERIES_PYTHON"); old != nullptr) m_old = old;
-    ::setenv("BATTERIES_PYTHON", executable.c_str(), 1);
-  }
-  ~ScopedPython() {
-    if (m_old) {
-      ::setenv("BATTERIES_PYTHON", m_old->c_str(), 1);
-    } else {
-      ::unsetenv("BATTERIES_PYTHON");
-    }
-  }
-  ScopedPython(const ScopedPython&) = delete;
-  ScopedPython& operator=(const ScopedPython&) = delete;
-
- private:
-  std::optional<std::string> m_old;
-};
 
 // ---- the comparison ----
 

@@ -3,6 +3,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace batteries::testing {
 
@@ -13,5 +14,29 @@ std::string python_executable();
 /// available (the caller then skips). A script that fails is a test failure, reported with
 /// its standard error.
 std::optional<std::string> run_python(const std::string& script);
+
+/// An interpreter of Python 3.minor: python_executable() when it is one, else python3.minor
+/// on PATH, else one that pyenv installed; nullopt when there is none.
+std::optional<std::string> find_python(int minor);
+
+/// Points python_executable() at another interpreter for the life of the object.
+class ScopedPython {
+ public:
+  explicit ScopedPython(const std::string& executable);
+  ~ScopedPython();
+  ScopedPython(const ScopedPython&) = delete;
+  ScopedPython& operator=(const ScopedPython&) = delete;
+
+ private:
+  std::optional<std::string> m_old;
+};
+
+/// Bytes as lowercase hex (how tests pass any bytes to Python: bytes.fromhex), and back;
+/// nullopt for text that is not hex.
+std::string to_hex(std::string_view bytes);
+std::optional<std::string> from_hex(std::string_view hex);
+
+/// Bytes for a failure message: printable ASCII as it is, '\\' doubled, the rest as \xNN.
+std::string printable(std::string_view bytes);
 
 }  // namespace batteries::testing
