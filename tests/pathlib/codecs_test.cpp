@@ -293,35 +293,9 @@ sys.stdout.write('\n'.join(lines) + '\n')
 
 // ---- Fields and failure messages ----
 
-std::string to_hex(std::string_view bytes) {
-  static constexpr char k_digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (const char c : bytes) {
-    const auto byte = static_cast<unsigned char>(c);
-    out += k_digits[byte >> 4];
-    out += k_digits[byte & 15];
-  }
-  return out;
-}
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  return -1;
-}
-
-std::string from_hex(std::string_view hex) {
-  std::string out;
-  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out += static_cast<char>(hex_digit(hex[i]) * 16 + hex_digit(hex[i + 1]));
-  }
-  return out;
-}
+using testing::to_hex;
+/// Python's output is always whole hex; anything else is a bug in the test.
+std::string from_hex(std::string_view hex) { return testing::from_hex(hex).value(); }
 
 std::vector<std::string_view> split(std::string_view text, char sep) {
   std::vector<std::string_view> out;
@@ -373,9 +347,9 @@ std::string hex_number(std::size_t n) {
 // What a batteries call did, in the script's notation.
 std::string outcome_of(const std::function<std::string()>& call) {
   try {
-    return "=" + to_hex(call());
+    return std::string("=").append(to_hex(call()));
   } catch (const BaseException& e) {
-    return "!" + std::string(e.type_name()) + ":" + to_hex(e.what());
+    return std::string("!").append(e.type_name()).append(":").append(to_hex(e.what()));
   }
 }
 

@@ -37,6 +37,16 @@
 namespace batteries::pathlib {
 namespace {
 
+using testing::check;
+using testing::from_hex;
+using testing::make_temp_dir;
+using testing::printable;
+using testing::read_file;
+using testing::remove_tree;
+using testing::ScopedEnv;
+using testing::to_hex;
+using testing::write_file;
+
 static_assert(std::ranges::input_range<File>);
 static_assert(std::same_as<std::ranges::range_value_t<File>, std::string>);
 static_assert(!std::is_copy_constructible_v<File>);
@@ -45,21 +55,6 @@ static_assert(std::is_base_of_v<OSError, UnsupportedOperation>);
 
 // ---- the file system through the C library, independent of batteries ----
 
-void check(bool ok, std::string_view what, const std::string& path) {
-  if (!ok) {
-    throw std::runtime_error(
-        std::string(what).append("(").append(path).append("): ").append(std::strerror(errno)));
-  }
-}
-
-void write_file(const std::string& path, std::string_view data) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  check(fd >= 0, "open", path);
-  const ssize_t n = ::write(fd, data.data(), data.size());
-  ::close(fd);
-  check(n == static_cast<ssize_t>(data.size()), "write", path);
-}
-
 /// The file's bytes, or nullopt when there is no regular file there.
 std::optional<std::string> file_contents(const std::string& path) {
   struct stat st {};
@@ -67,88 +62,11 @@ std::optional<std::string> file_contents(const std::string& path) {
       !S_ISREG(st.st_mode)) {
     return std::nullopt;
   }
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  check(fd >= 0, "open", path);
-  std::string out;
-  char buffer[4096];
-  ssize_t n = 0;
-  while ((n = ::read(fd, buffer, sizeof buffer)) > 0)
-    out.append(buffer, static_cast<std::size_t>(n));
-  ::close(fd);
-  return out;
+  return read_file(path);
 }
 
 /// What the scenarios peek at: the file "f" as another reader sees it now.
 std::string peek() { return file_contents("f").value_or(""); }
-
-int remove_entry(const char* path, const struct stat*, int, struct FTW*) { return ::remove(path); }
-
-void remove_tree(const std::string& path) {
-  ::nftw(path.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : m_name(name) {
-    if (const char* old = std::getenv(name)) m_old = old;
-    ::setenv(name, value, 1);
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-  ~ScopedEnv() {
-    if (m_old) {
-      ::setenv(m_name, m_old->c_str(), 1);
-    } else {
-      ::unsetenv(m_name);
-    }
-  }
-
- private:
-  const char* m_name;
-  std::optional<std::string> m_old;
-};
-
-std::string to_hex(std::string_view bytes) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  for (const char c : bytes) {
-    const auto b = static_cast<unsigned char>(c);
-    out += digits[b >> 4];
-    out += digits[b & 15];
-  }
-  return out;
-}
-
-std::optional<std::string> from_hex(std::string_view hex) {
-  if (hex.size() % 2 != 0) return std::nullopt;
-  const auto digit = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  std::string out;
-  for (std::size_t i = 0; i < hex.size(); i += 2) {
-    const int hi = digit(hex[i]);
-    const int lo = digit(hex[i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out += static_cast<char>(hi * 16 + lo);
-  }
-  return out;
-}
-
-/// The text with controls and non-ASCII bytes escaped, for failure messages.
-std::string printable(std::string_view text) {
-  std::string out;
-  for (const char c : text) {
-    const auto b = static_cast<unsigned char>(c);
-    if (b >= 0x20 && b < 0x7f && c != '\\') {
-      out += c;
-    } else {
-      out += "\\x" + to_hex(std::string_view(&c, 1));
-    }
-  }
-  return out;
-}
 
 // ---- outcomes, formatted as the Python prelude below formats them ----
 
@@ -324,11 +242,7 @@ std::vector<std::string> run_cpp(const Scenario& s) {
 class FileTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* tmp = std::getenv("TMPDIR");
-    const std::string base = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
-    std::string pattern = base + "/batteries-file-XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr) << pattern << ": " << std::strerror(errno);
-    m_root = pattern;
+    m_root = make_temp_dir("batteries-file");
     char* cwd = ::getcwd(nullptr, 0);
     ASSERT_NE(cwd, nullptr);
     m_cwd = cwd;

@@ -35,71 +35,20 @@
 namespace batteries::pathlib {
 namespace {
 
+using testing::check;
 using testing::find_python;
 using testing::from_hex;
+using testing::make_dir;
+using testing::make_link;
+using testing::make_temp_dir;
 using testing::printable;
+using testing::remove_tree;
+using testing::ScopedCwd;
 using testing::ScopedPython;
 using testing::to_hex;
+using testing::write_file;
 
 // ---- the file system through the C library ----
-
-void check(bool ok, std::string_view what, const std::string& path) {
-  if (!ok) {
-    throw std::runtime_error(std::string(what) + "(" + path + "): " + std::strerror(errno));
-  }
-}
-
-void write_file(const std::string& path, std::string_view data = "") {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  check(fd >= 0, "open", path);
-  const ssize_t n = ::write(fd, data.data(), data.size());
-  ::close(fd);
-  check(n == static_cast<ssize_t>(data.size()), "write", path);
-}
-
-void make_dir(const std::string& path) { check(::mkdir(path.c_str(), 0755) == 0, "mkdir", path); }
-
-void make_link(const std::string& target, const std::string& link) {
-  check(::symlink(target.c_str(), link.c_str()) == 0, "symlink", link);
-}
-
-/// Removes a tree without following symlinks.
-void remove_tree(const std::string& path) {
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) != 0) return;
-  if (!S_ISDIR(st.st_mode)) {
-    ::unlink(path.c_str());
-    return;
-  }
-  ::chmod(path.c_str(), 0700);
-  std::vector<std::string> names;
-  if (DIR* dir = ::opendir(path.c_str()); dir != nullptr) {
-    while (const dirent* entry = ::readdir(dir)) {
-      const std::string_view name = entry->d_name;
-      if (name != "." && name != "..") names.emplace_back(name);
-    }
-    ::closedir(dir);
-  }
-  for (const std::string& name : names) remove_tree(path + "/" + name);
-  ::rmdir(path.c_str());
-}
-
-class ScopedCwd {
- public:
-  explicit ScopedCwd(const std::string& dir) {
-    char* old = ::getcwd(nullptr, 0);
-    check(old != nullptr, "getcwd", dir);
-    m_old = old;
-    std::free(old);
-    check(::chdir(dir.c_str()) == 0, "chdir", dir);
-  }
-  ~ScopedCwd() { [[maybe_unused]] const int rc = ::chdir(m_old.c_str()); }
-  ScopedCwd(const ScopedCwd&) = delete;
-  ScopedCwd& operator=(const ScopedCwd&) = delete;
-
- private:
-  std::string m_old;
-};
 
 // ---- encoding ----
 
@@ -184,14 +133,7 @@ void build_walk_tree(const std::string& w) {
 class GlobDiff : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* tmp = std::getenv("TMPDIR");
-    const std::string base = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
-    std::string pattern = base + "/batteries-glob-XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr) << pattern << ": " << std::strerror(errno);
-    char* real = ::realpath(pattern.c_str(), nullptr);
-    ASSERT_NE(real, nullptr);
-    m_root = real;
-    std::free(real);
+    m_root = make_temp_dir("batteries-glob");
     build_glob_tree(m_root + "/g");
     build_walk_tree(m_root + "/w");
   }

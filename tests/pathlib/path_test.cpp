@@ -47,11 +47,20 @@
 namespace batteries::pathlib {
 namespace {
 
+using testing::check;
 using testing::find_python;
 using testing::from_hex;
+using testing::make_dir;
+using testing::make_link;
+using testing::make_temp_dir;
 using testing::printable;
+using testing::read_file;
+using testing::remove_tree;
+using testing::ScopedCwd;
+using testing::ScopedEnv;
 using testing::ScopedPython;
 using testing::to_hex;
+using testing::write_file;
 
 static_assert(std::ranges::input_range<LazyRange<PosixPath>>);
 static_assert(std::ranges::view<LazyRange<PosixPath>>);
@@ -60,40 +69,6 @@ static_assert(std::ranges::input_range<LazyRange<WalkEntry>>);
 static_assert(std::same_as<Path, PosixPath>);
 
 // ---- the file system through the C library, independent of batteries ----
-
-void check(bool ok, std::string_view what, const std::string& path) {
-  if (!ok) {
-    throw std::runtime_error(std::string(what) + "(" + path + "): " + std::strerror(errno));
-  }
-}
-
-void write_file(const std::string& path, std::string_view data, mode_t mode = 0644) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  check(fd >= 0, "open", path);
-  const ssize_t n = ::write(fd, data.data(), data.size());
-  ::close(fd);
-  check(n == static_cast<ssize_t>(data.size()), "write", path);
-}
-
-std::string read_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  check(fd >= 0, "open", path);
-  std::string out;
-  char buffer[4096];
-  ssize_t n = 0;
-  while ((n = ::read(fd, buffer, sizeof buffer)) > 0)
-    out.append(buffer, static_cast<std::size_t>(n));
-  ::close(fd);
-  return out;
-}
-
-void make_dir(const std::string& path, mode_t mode = 0755) {
-  check(::mkdir(path.c_str(), mode) == 0, "mkdir", path);
-}
-
-void make_link(const std::string& target, const std::string& link) {
-  check(::symlink(target.c_str(), link.c_str()) == 0, "symlink", link);
-}
 
 bool lexists(const std::string& path) {
   struct stat st {};
@@ -114,71 +89,7 @@ bool make_socket_file(const std::string& path) {
   return bound;
 }
 
-/// Removes a tree without following symlinks, first making each directory readable and
-/// writable again (a test may leave one with mode 000).
-void remove_tree(const std::string& path) {
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) != 0) return;
-  if (!S_ISDIR(st.st_mode)) {
-    ::unlink(path.c_str());
-    return;
-  }
-  ::chmod(path.c_str(), 0700);
-  std::vector<std::string> names;
-  if (DIR* dir = ::opendir(path.c_str()); dir != nullptr) {
-    while (const dirent* entry = ::readdir(dir)) {
-      const std::string_view name = entry->d_name;
-      if (name != "." && name != "..") names.emplace_back(name);
-    }
-    ::closedir(dir);
-  }
-  for (const std::string& name : names) remove_tree(path + "/" + name);
-  ::rmdir(path.c_str());
-}
-
 // ---- process state, restored on scope exit ----
-
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const std::optional<std::string>& value) : m_name(name) {
-    if (const char* old = std::getenv(name); old != nullptr) m_old = old;
-    if (value) {
-      ::setenv(name, value->c_str(), 1);
-    } else {
-      ::unsetenv(name);
-    }
-  }
-  ~ScopedEnv() {
-    if (m_old) {
-      ::setenv(m_name.c_str(), m_old->c_str(), 1);
-    } else {
-      ::unsetenv(m_name.c_str());
-    }
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  std::string m_name;
-  std::optional<std::string> m_old;
-};
-
-class ScopedCwd {
- public:
-  explicit ScopedCwd(const std::string& dir) {
-    char* old = ::getcwd(nullptr, 0);
-    check(old != nullptr, "getcwd", dir);
-    m_old = old;
-    std::free(old);
-    check(::chdir(dir.c_str()) == 0, "chdir", dir);
-  }
-  ~ScopedCwd() { [[maybe_unused]] const int rc = ::chdir(m_old.c_str()); }
-  ScopedCwd(const ScopedCwd&) = delete;
-  ScopedCwd& operator=(const ScopedCwd&) = delete;
-
- private:
-  std::string m_old;
-};
 
 class ScopedUmask {
  public:
@@ -349,15 +260,7 @@ void prepare_nothing(const std::string&) {}
 class PathFs : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* tmp = std::getenv("TMPDIR");
-    const std::string base = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
-    std::string pattern = base + "/batteries-path-XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr) << pattern << ": " << std::strerror(errno);
-    // The real path, so that resolve() results can be predicted.
-    char* real = ::realpath(pattern.c_str(), nullptr);
-    ASSERT_NE(real, nullptr) << std::strerror(errno);
-    m_root = real;
-    std::free(real);
+    m_root = make_temp_dir("batteries-path");
     char* cwd = ::getcwd(nullptr, 0);
     ASSERT_NE(cwd, nullptr);
     m_cwd = cwd;

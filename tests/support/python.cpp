@@ -127,19 +127,6 @@ std::optional<std::string> find_python(int minor) {
   return std::nullopt;
 }
 
-ScopedPython::ScopedPython(const std::string& executable) {
-  if (const char* old = std::getenv("BATTERIES_PYTHON"); old != nullptr) m_old = old;
-  ::setenv("BATTERIES_PYTHON", executable.c_str(), 1);
-}
-
-ScopedPython::~ScopedPython() {
-  if (m_old) {
-    ::setenv("BATTERIES_PYTHON", m_old->c_str(), 1);
-  } else {
-    ::unsetenv("BATTERIES_PYTHON");
-  }
-}
-
 namespace {
 constexpr char kHexDigits[] = "0123456789abcdef";
 }  // namespace

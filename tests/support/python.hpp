@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "fs.hpp"
+
 namespace batteries::testing {
 
 /// The path of the reference interpreter: $BATTERIES_PYTHON, else `python3` on PATH.
@@ -20,15 +22,10 @@ std::optional<std::string> run_python(const std::string& script);
 std::optional<std::string> find_python(int minor);
 
 /// Points python_executable() at another interpreter for the life of the object.
-class ScopedPython {
+class ScopedPython : public ScopedEnv {
  public:
-  explicit ScopedPython(const std::string& executable);
-  ~ScopedPython();
-  ScopedPython(const ScopedPython&) = delete;
-  ScopedPython& operator=(const ScopedPython&) = delete;
-
- private:
-  std::optional<std::string> m_old;
+  explicit ScopedPython(const std::string& executable)
+      : ScopedEnv("BATTERIES_PYTHON", executable) {}
 };
 
 /// Bytes as lowercase hex (how tests pass any bytes to Python: bytes.fromhex), and back;
