@@ -165,7 +165,8 @@ std::size_t valid_utf8_end(std::string_view s, std::size_t i) noexcept {
   return n;
 }
 
-// The number of characters in valid UTF-8: the bytes that are not continuation bytes.
+}  // namespace
+
 std::size_t count_valid_chars(std::string_view s) noexcept {
   std::size_t continuations = 0;
   std::size_t i = 0;
@@ -178,6 +179,8 @@ std::size_t count_valid_chars(std::string_view s) noexcept {
   }
   return s.size() - continuations;
 }
+
+namespace {
 
 // One character of batteries text: a code point from a valid sequence, or an escaped byte,
 // which is the surrogate U+DC00 + byte.

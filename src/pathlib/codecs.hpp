@@ -42,4 +42,8 @@ namespace batteries::pathlib::detail {
 /// UTF-8 sequence and one per byte that is not part of one.
 [[nodiscard]] std::size_t char_count(std::string_view text) noexcept;
 
+/// char_count for text known to be valid UTF-8 (no escaped bytes): the bytes that are not
+/// continuation bytes, eight at a time.
+[[nodiscard]] std::size_t count_valid_chars(std::string_view text) noexcept;
+
 }  // namespace batteries::pathlib::detail

@@ -14,6 +14,8 @@
 #include <memory>
 #include <string_view>
 
+#include "fd.hpp"
+
 namespace batteries::pathlib::detail {
 
 /// One entry: its name (NUL-terminated, from d_name) and its type as the directory records it
@@ -149,20 +151,11 @@ inline bool entry_is_symlink(int dirfd, const DirEntry& entry) noexcept {
   return S_ISLNK(st.st_mode);
 }
 
-/// An open directory kept for opening its children with openat(), shared by them.
-struct DirHandle {
-  explicit DirHandle(int descriptor) noexcept : fd(descriptor) {}
-  DirHandle(const DirHandle&) = delete;
-  DirHandle& operator=(const DirHandle&) = delete;
-  ~DirHandle() { ::close(fd); }
-  int fd;
-};
-
 /// A directory still to read: its path, and its parent's descriptor when one is open.
 struct DirRef {
   RawPath path;
-  std::shared_ptr<DirHandle> parent;
-  std::size_t name_pos = 0;  // where the last part starts in path.str
+  std::shared_ptr<UniqueFd> parent;  // kept open for openat() by its children
+  std::size_t name_pos = 0;          // where the last part starts in path.str
 };
 
 /// dir/name as a parsed path; name_pos gets where name starts in its text.
@@ -182,7 +175,7 @@ inline RawPath child_of(const RawPath& dir, std::string_view name,
 
 /// Opens dir relative to its parent's descriptor when it has one; 0 or the errno.
 inline int open_dir(DirReader& reader, const DirRef& dir) {
-  if (dir.parent) return reader.open(dir.parent->fd, dir.path.str.c_str() + dir.name_pos);
+  if (dir.parent) return reader.open(dir.parent->get(), dir.path.str.c_str() + dir.name_pos);
   return reader.open(AT_FDCWD, dir.path.str.empty() ? "." : dir.path.str.c_str());
 }
 

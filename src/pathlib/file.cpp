@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "codecs.hpp"
+#include "fd.hpp"
 
 namespace batteries::pathlib {
 
@@ -169,22 +170,6 @@ std::optional<std::size_t> valid_utf8_chars(std::string_view text) noexcept {
   return chars;
 }
 
-// The number of characters in valid UTF-8: the bytes that are not continuation bytes.
-std::size_t utf8_chars(std::string_view text) noexcept {
-  constexpr std::uint64_t k_high_bits = 0x8080808080808080ULL;
-  std::size_t continuations = 0;
-  std::size_t i = 0;
-  for (; text.size() - i >= 8; i += 8) {
-    std::uint64_t word = 0;
-    std::memcpy(&word, text.data() + i, sizeof word);
-    continuations += static_cast<std::size_t>(std::popcount(word & ~(word << 1) & k_high_bits));
-  }
-  for (; i < text.size(); ++i) {
-    continuations += (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80 ? 1 : 0;
-  }
-  return text.size() - continuations;
-}
-
 // Moves `bytes` forward over text until `chars` reaches limit or the text ends.
 void advance_chars(std::string_view text, std::size_t& bytes, std::size_t& chars,
                    std::size_t limit) noexcept {
@@ -219,21 +204,6 @@ std::size_t complete_utf8_prefix(std::string_view data) noexcept {
 [[noreturn]] void unsupported(std::string message) {
   throw UnsupportedOperation(std::move(message));
 }
-
-// Closes a descriptor unless released: open() must not leak it when a later check fails.
-class FdGuard {
- public:
-  explicit FdGuard(int fd) noexcept : m_fd(fd) {}
-  FdGuard(const FdGuard&) = delete;
-  FdGuard& operator=(const FdGuard&) = delete;
-  ~FdGuard() {
-    if (m_fd >= 0) ::close(m_fd);
-  }
-  int release() noexcept { return std::exchange(m_fd, -1); }
-
- private:
-  int m_fd;
-};
 
 }  // namespace
 
@@ -734,7 +704,8 @@ struct File::Impl {
     }
     have_decoded = !text.empty();
     // Only surrogateescape leaves bytes that are not UTF-8; other text counts the quick way.
-    last_chars = errors == "surrogateescape" ? detail::char_count(text) : utf8_chars(text);
+    last_chars =
+        errors == "surrogateescape" ? detail::char_count(text) : detail::count_valid_chars(text);
     if (decoded.empty()) {
       decoded = std::move(text);
     } else {
@@ -1392,7 +1363,7 @@ File open_file(const std::string& path, std::string_view mode, const OpenOptions
     fd = ::open(path.c_str(), flags | O_CLOEXEC, 0666);
   } while (fd < 0 && errno == EINTR);
   if (fd < 0) raise_errno(path);
-  FdGuard guard(fd);
+  UniqueFd guard(fd);  // open() must not leak it when a later check fails
 
   auto impl = std::make_unique<File::Impl>();
   File::Impl& f = *impl;

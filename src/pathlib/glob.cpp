@@ -195,7 +195,7 @@ class GlobSource final : public Source<PosixPath> {
       if (top.pending.size() > first_new) {
         const int fd = m_reader.release();
         if (fd >= 0) {
-          auto handle = std::make_shared<DirHandle>(fd);
+          auto handle = std::make_shared<UniqueFd>(fd);
           for (std::size_t i = first_new; i < top.pending.size(); ++i)
             top.pending[i].parent = handle;
         }

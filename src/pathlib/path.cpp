@@ -163,18 +163,6 @@ int open_file(const std::string& path, int flags, unsigned mode = 0) {
   return fd;
 }
 
-class Fd {
- public:
-  explicit Fd(int fd) noexcept : m_fd(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { ::close(m_fd); }
-  [[nodiscard]] int get() const noexcept { return m_fd; }
-
- private:
-  int m_fd;
-};
-
 // Python's universal newlines on reading: "\r\n" and "\r" become "\n".
 void translate_newlines(std::string& text) {
   std::size_t r = text.find('\r');
@@ -358,7 +346,7 @@ std::string readlink(const std::string& path) {
 }
 
 std::string read_bytes(const std::string& path) {
-  const Fd fd(open_file(path, O_RDONLY));
+  const UniqueFd fd(open_file(path, O_RDONLY));
   struct stat st {};
   if (::fstat(fd.get(), &st) == 0 && S_ISDIR(st.st_mode)) raise_os_error(EISDIR, path);
   std::string data;
@@ -379,7 +367,7 @@ std::string read_bytes(const std::string& path) {
 }
 
 std::size_t write_bytes(const std::string& path, std::string_view data) {
-  const Fd fd(open_file(path, O_WRONLY | O_CREAT | O_TRUNC, 0666));
+  const UniqueFd fd(open_file(path, O_WRONLY | O_CREAT | O_TRUNC, 0666));
   std::size_t done = 0;
   while (done < data.size()) {
     const ssize_t n = ::write(fd.get(), data.data() + done, data.size() - done);

@@ -44,7 +44,7 @@ class WalkSource final : public Source<WalkEntry> {
       }
       WalkDir dir = std::move(std::get<WalkDir>(item));
       WalkEntry entry;
-      std::shared_ptr<DirHandle> handle;
+      std::shared_ptr<UniqueFd> handle;
       if (!read(dir, entry, handle)) continue;
       Listed listed{std::move(dir.ref.path), std::move(handle), std::move(dir.ancestors)};
       if (m_options.top_down) {
@@ -65,7 +65,7 @@ class WalkSource final : public Source<WalkEntry> {
   // A directory just read: what its children need to be opened.
   struct Listed {
     RawPath path;
-    std::shared_ptr<DirHandle> handle;
+    std::shared_ptr<UniqueFd> handle;
     std::shared_ptr<const Ancestor> ancestors;
   };
 
@@ -79,7 +79,7 @@ class WalkSource final : public Source<WalkEntry> {
   }
 
   // Reads one directory into entry's names; false (after on_error) when it cannot be read.
-  bool read(WalkDir& dir, WalkEntry& entry, std::shared_ptr<DirHandle>& handle) {
+  bool read(WalkDir& dir, WalkEntry& entry, std::shared_ptr<UniqueFd>& handle) {
     if (const int err = open_dir(m_reader, dir.ref); err != 0) {
       report(err, dir.ref.path);
       return false;
@@ -114,7 +114,7 @@ class WalkSource final : public Source<WalkEntry> {
     }
     if (!entry.dirnames.empty()) {
       const int fd = m_reader.release();
-      if (fd >= 0) handle = std::make_shared<DirHandle>(fd);
+      if (fd >= 0) handle = std::make_shared<UniqueFd>(fd);
     }
     m_reader.close();
     return true;
