@@ -1,0 +1,302 @@
+// Exact accumulators behind batteries::statistics: sums of doubles and integers with no rounding.
+//
+// ExactSum is a superaccumulator in the spirit of Radford Neal's xsum (arXiv 1505.05571): the
+// sum is kept as 32-bit digits, one per 32 binary exponents, each held in a signed 64-bit
+// chunk so that thousands of additions can land in a chunk before its carries must be passed
+// up. Adding a double costs a decode and two integer additions; nothing is ever rounded. The
+// digits are turned into one exactly rounded result at the end (src/statistics/exact.cpp,
+// which uses GMP for the big-integer steps). SquareSum keeps the exact sum of squares of
+// doubles: x*x splits exactly into two doubles with fma wherever neither half overflows or
+// underflows, and the rare values outside that range go to WideSum, a wider accumulator fed
+// with the 106-bit integer square. IntSum and IntSquareSum do the same for integer data.
+//
+// Thread-safety: an accumulator is a plain value; one per thread, merged at the end.
+#pragma once
+
+#include <batteries/errors.hpp>
+
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+
+namespace batteries::statistics::detail {
+
+__extension__ using Int128 = __int128;
+__extension__ using UInt128 = unsigned __int128;
+
+/// Exact sum of doubles, with Python's bookkeeping of NaNs and infinities on the side.
+class ExactSum {
+ public:
+  /// Digits are 32 bits wide; chunk i holds the digit for 2^(32 i - 1074).
+  static constexpr int kChunks = 68;
+  static constexpr int kScale = -1074;
+  /// Additions a chunk can take between carry passes: each adds less than 2^52.
+  static constexpr int kRoom = 2000;
+
+  enum : unsigned { kNan = 1, kPosInf = 2, kNegInf = 4 };
+
+  /// Adds x exactly. NaN and infinities are only noted.
+  void add(double x) noexcept {
+    const std::uint64_t bits = std::bit_cast<std::uint64_t>(x);
+    std::uint64_t exp = (bits >> 52) & 0x7FF;
+    std::uint64_t mant = bits & ((std::uint64_t{1} << 52) - 1);
+    if (exp == 0x7FF) [[unlikely]] {
+      m_flags |= mant != 0 ? kNan : (bits >> 63) != 0 ? kNegInf : kPosInf;
+      return;
+    }
+    // A normal number is (2^52 + mant) * 2^(exp - 1075); a subnormal mant * 2^-1074.
+    mant |= static_cast<std::uint64_t>(exp != 0) << 52;
+    exp += static_cast<std::uint64_t>(exp == 0);
+    const std::uint64_t pos = exp - 1;
+    const unsigned shift = static_cast<unsigned>(pos & 31);
+    const std::uint64_t index = pos >> 5;
+    const auto low = static_cast<std::int64_t>((mant << shift) & 0xFFFFFFFFu);
+    const auto high = static_cast<std::int64_t>(mant >> (32 - shift));
+    const std::int64_t sign = static_cast<std::int64_t>(bits) >> 63;  // 0 or -1
+    m_chunk[index] += (low ^ sign) - sign;
+    m_chunk[index + 1] += (high ^ sign) - sign;
+    if (--m_room == 0) [[unlikely]] {
+      carry();
+    }
+  }
+
+  /// Adds everything other holds.
+  void merge(const ExactSum& other) noexcept {
+    ExactSum copy = other;
+    copy.carry();
+    carry();
+    for (int i = 0; i < kChunks; ++i) {
+      m_chunk[i] += copy.m_chunk[i];
+    }
+    m_flags |= copy.m_flags;
+    carry();
+  }
+
+  /// Passes carries up so that every chunk but the top one is a digit in [0, 2^32).
+  void carry() noexcept {
+    for (int i = 0; i < kChunks - 1; ++i) {
+      const std::int64_t up = m_chunk[i] >> 32;  // floor division: keeps the digit >= 0
+      m_chunk[i] -= up * (std::int64_t{1} << 32);
+      m_chunk[i + 1] += up;
+    }
+    m_room = kRoom;
+  }
+
+  [[nodiscard]] unsigned flags() const noexcept { return m_flags; }
+  [[nodiscard]] bool finite() const noexcept { return m_flags == 0; }
+  [[nodiscard]] const std::int64_t* chunks() const noexcept { return m_chunk; }
+
+  /// The float Python's running sum of the special values comes to: NaN when there is a NaN
+  /// or infinities of both signs, otherwise the infinity. Only meaningful when !finite().
+  [[nodiscard]] double special_value() const noexcept {
+    if ((m_flags & kNan) != 0 || (m_flags & (kPosInf | kNegInf)) == (kPosInf | kNegInf)) {
+      return std::numeric_limits<double>::quiet_NaN();
+    }
+    return (m_flags & kPosInf) != 0 ? std::numeric_limits<double>::infinity()
+                                    : -std::numeric_limits<double>::infinity();
+  }
+
+ private:
+  std::int64_t m_chunk[kChunks] = {};
+  int m_room = kRoom;
+  unsigned m_flags = 0;
+};
+
+/// Exact sum of squares of doubles, in units of 2^-2148 (the square of the smallest subnormal).
+class WideSum {
+ public:
+  static constexpr int kChunks = 136;
+  /// Each addition puts less than 2^32 in a chunk.
+  static constexpr int kRoom = 1 << 30;
+
+  /// Adds mant^2 * 2^(2 * pos) (mant < 2^53, pos < 2046) with the given sign.
+  void add_square(std::uint64_t mant, unsigned pos, bool negative) noexcept {
+    const UInt128 square = static_cast<UInt128>(mant) * mant;
+    const unsigned bit = 2 * pos;
+    const unsigned shift = bit & 31;
+    unsigned index = bit >> 5;
+    // square << shift needs up to 138 bits: the low 128 here, the rest in `top`.
+    const UInt128 shifted = square << shift;
+    const std::uint64_t top = shift == 0 ? 0 : static_cast<std::uint64_t>(square >> (128 - shift));
+    const std::uint32_t digits[5] = {
+        static_cast<std::uint32_t>(shifted), static_cast<std::uint32_t>(shifted >> 32),
+        static_cast<std::uint32_t>(shifted >> 64), static_cast<std::uint32_t>(shifted >> 96),
+        static_cast<std::uint32_t>(top)};
+    for (const std::uint32_t digit : digits) {
+      m_chunk[index++] += negative ? -static_cast<std::int64_t>(digit) : digit;
+    }
+    if (--m_room == 0) [[unlikely]] {
+      carry();
+    }
+  }
+
+  void merge(const WideSum& other) noexcept {
+    WideSum copy = other;
+    copy.carry();
+    carry();
+    for (int i = 0; i < kChunks; ++i) {
+      m_chunk[i] += copy.m_chunk[i];
+    }
+    carry();
+    m_used = m_used || other.m_used;
+  }
+
+  void carry() noexcept {
+    for (int i = 0; i < kChunks - 1; ++i) {
+      const std::int64_t up = m_chunk[i] >> 32;
+      m_chunk[i] -= up * (std::int64_t{1} << 32);
+      m_chunk[i + 1] += up;
+    }
+    m_room = kRoom;
+  }
+
+  void mark_used() noexcept { m_used = true; }
+  [[nodiscard]] bool used() const noexcept { return m_used; }
+  [[nodiscard]] const std::int64_t* chunks() const noexcept { return m_chunk; }
+
+ private:
+  std::int64_t m_chunk[kChunks] = {};
+  int m_room = kRoom;
+  bool m_used = false;
+};
+
+/// Exact sum of x*x over doubles x (NaN and infinities are noted, not added).
+class SquareSum {
+ public:
+  void add(double x) noexcept {
+    const double ax = std::fabs(x);
+    // For 2^-484 <= |x| < 2^510, x*x = p + e exactly with both halves normal doubles.
+    if (ax >= 0x1p-484 && ax < 0x1p510) [[likely]] {
+      const double p = x * x;
+      m_fast.add(p);
+      m_fast.add(std::fma(x, x, -p));
+      return;
+    }
+    add_wide(x);
+  }
+
+  void merge(const SquareSum& other) noexcept {
+    m_fast.merge(other.m_fast);
+    if (other.m_wide.used()) {
+      m_wide.merge(other.m_wide);
+    }
+  }
+
+  [[nodiscard]] const ExactSum& fast() const noexcept { return m_fast; }
+  [[nodiscard]] const WideSum& wide() const noexcept { return m_wide; }
+
+ private:
+  void add_wide(double x) noexcept {
+    const std::uint64_t bits = std::bit_cast<std::uint64_t>(x);
+    std::uint64_t exp = (bits >> 52) & 0x7FF;
+    std::uint64_t mant = bits & ((std::uint64_t{1} << 52) - 1);
+    if (exp == 0x7FF) {
+      m_fast.add(std::fabs(x));  // only noted: NaN, or +inf (a square is never negative)
+      return;
+    }
+    mant |= static_cast<std::uint64_t>(exp != 0) << 52;
+    exp += static_cast<std::uint64_t>(exp == 0);
+    m_wide.mark_used();
+    m_wide.add_square(mant, static_cast<unsigned>(exp - 1), false);
+  }
+
+  ExactSum m_fast;
+  WideSum m_wide;
+};
+
+/// Exact sum of integers of up to 64 bits (2^64 of them cannot overflow 128 bits).
+class IntSum {
+ public:
+  void add(Int128 x) noexcept { m_sum += x; }
+  void merge(const IntSum& other) noexcept { m_sum += other.m_sum; }
+  [[nodiscard]] Int128 value() const noexcept { return m_sum; }
+
+ private:
+  Int128 m_sum = 0;
+};
+
+/// Exact sum of squares of integers below 2^66 in magnitude, in 256 bits.
+class IntSquareSum {
+ public:
+  void add_square(Int128 d) noexcept {
+    const UInt128 mag = d < 0 ? static_cast<UInt128>(-d) : static_cast<UInt128>(d);
+    const auto lo = static_cast<std::uint64_t>(mag);
+    const auto hi = static_cast<std::uint64_t>(mag >> 64);
+    add_at(static_cast<UInt128>(lo) * lo, 0);
+    if (hi != 0) [[unlikely]] {
+      // (hi*2^64 + lo)^2 = hi^2 * 2^128 + 2*hi*lo * 2^64 + lo^2
+      const UInt128 cross = static_cast<UInt128>(hi) * lo;
+      add_at(cross, 1);
+      add_at(cross, 1);
+      add_at(static_cast<UInt128>(hi) * hi, 2);
+    }
+  }
+
+  void merge(const IntSquareSum& other) noexcept {
+    for (int i = 0; i < 4; i += 2) {
+      add_at(static_cast<UInt128>(other.m_word[i + 1]) << 64 | other.m_word[i], i);
+    }
+  }
+
+  /// Little-endian 64-bit words of the (non-negative) sum.
+  [[nodiscard]] const std::uint64_t* words() const noexcept { return m_word; }
+
+ private:
+  /// Adds v * 2^(64 * word).
+  void add_at(UInt128 v, int word) noexcept {
+    UInt128 carry = v;
+    for (int i = word; i < 4 && carry != 0; ++i) {
+      const UInt128 sum = static_cast<UInt128>(m_word[i]) + static_cast<std::uint64_t>(carry);
+      m_word[i] = static_cast<std::uint64_t>(sum);
+      carry = (carry >> 64) + (sum >> 64);
+    }
+  }
+
+  std::uint64_t m_word[4] = {};
+};
+
+// ---- The finish: exact values to one correctly rounded double (src/statistics/exact.cpp) ----
+
+/// How an exact ratio ends: as the correctly rounded value, or its correctly rounded square root.
+enum class Finish { value, sqrt };
+
+/// sum / n, correctly rounded (n > 0, the sum finite).
+[[nodiscard]] double exact_mean(const ExactSum& sum, std::uint64_t n);
+[[nodiscard]] double exact_mean(const IntSum& sum, std::uint64_t n);
+
+/// math.fsum's result: the correctly rounded sum, with fsum's errors: ValueError for
+/// infinities of both signs, OverflowError('intermediate overflow in fsum') when the
+/// rounded sum overflows; NaN and one-signed infinities come back as they are.
+[[nodiscard]] double fsum_result(const ExactSum& sum);
+
+/// The exact sum of squared deviations ss = (n*sxx - sx^2)/n, divided by `divisor`,
+/// finished as asked: the variance (OverflowError, as Python's int/int division, when it is
+/// too large for a double) or the standard deviation. sx and sxx must be finite.
+[[nodiscard]] double exact_spread(const ExactSum& sx, const SquareSum& sxx, std::uint64_t n,
+                                  std::uint64_t divisor, Finish finish);
+[[nodiscard]] double exact_spread(const IntSum& sx, const IntSquareSum& sxx, std::uint64_t n,
+                                  std::uint64_t divisor, Finish finish);
+
+/// sum / divisor (the sum of squared deviations from a given centre), finished as asked.
+[[nodiscard]] double exact_ratio(const ExactSum& sum, std::uint64_t divisor, Finish finish);
+[[nodiscard]] double exact_ratio(const IntSquareSum& sum, std::uint64_t divisor, Finish finish);
+
+/// num / den for two exact sums (harmonic_mean's sum of weights over the weighted sum of
+/// reciprocals), correctly rounded; den > 0.
+[[nodiscard]] double exact_quotient(const ExactSum& num, const ExactSum& den);
+[[nodiscard]] double exact_quotient(const IntSum& num, const ExactSum& den);
+
+/// The exact sum as a double, correctly rounded (±inf when it overflows).
+[[nodiscard]] double exact_value(const ExactSum& sum);
+/// The exact sign of the sum: -1, 0 or 1.
+[[nodiscard]] int exact_sign(const ExactSum& sum);
+
+/// a / b for integers (b != 0), correctly rounded, as Python's int / int.
+[[nodiscard]] double int_quotient(Int128 a, Int128 b);
+
+/// A 128-bit integer rounded to the nearest double (ties to even).
+[[nodiscard]] double int128_to_double(Int128 x) noexcept;
+
+}  // namespace batteries::statistics::detail
