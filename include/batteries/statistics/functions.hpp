@@ -136,6 +136,11 @@ void add_values(FloatTotal& total, It first, S last) {
                 std::is_same_v<std::iter_value_t<It>, double>) {
     const double* p = std::to_address(first);
     const auto n = static_cast<std::size_t>(last - first);
+    if (n >= kBinnedFrom) {
+      add_binned(total.sum, nullptr, p, n);
+      total.count += n;
+      return;
+    }
     std::size_t i = 0;
     if (n >= 256) {
       ExactSum lanes[3];
@@ -209,6 +214,11 @@ void add_values(FloatMoments& m, It first, S last) {
                 std::is_same_v<std::iter_value_t<It>, double>) {
     const double* p = std::to_address(first);
     const auto n = static_cast<std::size_t>(last - first);
+    if (n >= kBinnedFrom) {
+      add_binned(m.sx, &m.sxx.wide(), p, n);
+      m.count += n;
+      return;
+    }
     std::size_t i = 0;
     if (n >= 256) {
       FloatMoments lane;

@@ -26,11 +26,26 @@ namespace batteries::statistics::detail {
 __extension__ using Int128 = __int128;
 __extension__ using UInt128 = unsigned __int128;
 
+/// Adds v << bit to the 32-bit digits chunk[bit / 32 ...]: five digits, each below 2^32.
+inline void spread_digits(std::int64_t* chunk, UInt128 v, unsigned bit, bool negative) noexcept {
+  const unsigned shift = bit & 31;
+  std::int64_t* at = chunk + (bit >> 5);
+  const UInt128 shifted = v << shift;
+  const std::uint64_t top = shift == 0 ? 0 : static_cast<std::uint64_t>(v >> (128 - shift));
+  const std::uint32_t digits[5] = {
+      static_cast<std::uint32_t>(shifted), static_cast<std::uint32_t>(shifted >> 32),
+      static_cast<std::uint32_t>(shifted >> 64), static_cast<std::uint32_t>(shifted >> 96),
+      static_cast<std::uint32_t>(top)};
+  for (const std::uint32_t digit : digits) {
+    *at++ += negative ? -static_cast<std::int64_t>(digit) : static_cast<std::int64_t>(digit);
+  }
+}
+
 /// Exact sum of doubles, with Python's bookkeeping of NaNs and infinities on the side.
 class ExactSum {
  public:
   /// Digits are 32 bits wide; chunk i holds the digit for 2^(32 i - 1074).
-  static constexpr int kChunks = 68;
+  static constexpr int kChunks = 70;
   static constexpr int kScale = -1074;
   /// Additions a chunk can take between carry passes: each adds less than 2^52.
   static constexpr int kRoom = 2000;
@@ -57,6 +72,14 @@ class ExactSum {
     const std::int64_t sign = static_cast<std::int64_t>(bits) >> 63;  // 0 or -1
     m_chunk[index] += (low ^ sign) - sign;
     m_chunk[index + 1] += (high ^ sign) - sign;
+    if (--m_room == 0) [[unlikely]] {
+      carry();
+    }
+  }
+
+  /// Adds v * 2^(pos - 1074) (or subtracts it), for v below 2^117.
+  void add_digits(UInt128 v, unsigned pos, bool negative) noexcept {
+    spread_digits(m_chunk, v, pos, negative);
     if (--m_room == 0) [[unlikely]] {
       carry();
     }
@@ -111,22 +134,15 @@ class WideSum {
   /// Each addition puts less than 2^32 in a chunk.
   static constexpr int kRoom = 1 << 30;
 
-  /// Adds mant^2 * 2^(2 * pos) (mant < 2^53, pos < 2046) with the given sign.
-  void add_square(std::uint64_t mant, unsigned pos, bool negative) noexcept {
-    const UInt128 square = static_cast<UInt128>(mant) * mant;
-    const unsigned bit = 2 * pos;
-    const unsigned shift = bit & 31;
-    unsigned index = bit >> 5;
-    // square << shift needs up to 138 bits: the low 128 here, the rest in `top`.
-    const UInt128 shifted = square << shift;
-    const std::uint64_t top = shift == 0 ? 0 : static_cast<std::uint64_t>(square >> (128 - shift));
-    const std::uint32_t digits[5] = {
-        static_cast<std::uint32_t>(shifted), static_cast<std::uint32_t>(shifted >> 32),
-        static_cast<std::uint32_t>(shifted >> 64), static_cast<std::uint32_t>(shifted >> 96),
-        static_cast<std::uint32_t>(top)};
-    for (const std::uint32_t digit : digits) {
-      m_chunk[index++] += negative ? -static_cast<std::int64_t>(digit) : digit;
-    }
+  /// Adds mant^2 * 2^(2 * pos) (mant < 2^53, pos < 2046).
+  void add_square(std::uint64_t mant, unsigned pos) noexcept {
+    add_digits(static_cast<UInt128>(mant) * mant, 2 * pos);
+  }
+
+  /// Adds v * 2^(bit - 2148).
+  void add_digits(UInt128 v, unsigned bit) noexcept {
+    spread_digits(m_chunk, v, bit, false);
+    m_used = true;
     if (--m_room == 0) [[unlikely]] {
       carry();
     }
@@ -152,7 +168,6 @@ class WideSum {
     m_room = kRoom;
   }
 
-  void mark_used() noexcept { m_used = true; }
   [[nodiscard]] bool used() const noexcept { return m_used; }
   [[nodiscard]] const std::int64_t* chunks() const noexcept { return m_chunk; }
 
@@ -186,6 +201,7 @@ class SquareSum {
 
   [[nodiscard]] const ExactSum& fast() const noexcept { return m_fast; }
   [[nodiscard]] const WideSum& wide() const noexcept { return m_wide; }
+  [[nodiscard]] WideSum& wide() noexcept { return m_wide; }
 
  private:
   void add_wide(double x) noexcept {
@@ -198,8 +214,7 @@ class SquareSum {
     }
     mant |= static_cast<std::uint64_t>(exp != 0) << 52;
     exp += static_cast<std::uint64_t>(exp == 0);
-    m_wide.mark_used();
-    m_wide.add_square(mant, static_cast<unsigned>(exp - 1), false);
+    m_wide.add_square(mant, static_cast<unsigned>(exp - 1));
   }
 
   ExactSum m_fast;
@@ -256,6 +271,15 @@ class IntSquareSum {
 
   std::uint64_t m_word[4] = {};
 };
+
+/// Adds n contiguous doubles to sum, and their squares to squares when it is not null, through
+/// thread-local bins: a 128-bit sum of significands per sign and exponent, and of squared
+/// significands per exponent, flushed into the accumulators at the end. Each value then costs
+/// a few integer instructions. Worth it from a few thousand values on.
+void add_binned(ExactSum& sum, WideSum* squares, const double* values, std::size_t n);
+
+/// The length from which add_binned() pays for its final flush.
+inline constexpr std::size_t kBinnedFrom = 16384;
 
 // ---- The finish: exact values to one correctly rounded double (src/statistics/exact.cpp) ----
 
