@@ -56,8 +56,18 @@ std::optional<std::string> run_python(const std::string& script) {
   posix_spawn_file_actions_addclose(&actions, out_pipe[1]);
 
   const std::string python = python_executable();
+  // A long script (a differential test's data) goes through a file: one argument may not
+  // exceed 128 KiB.
+  std::string script_dir;
+  std::string script_file;
   std::vector<char*> argv{const_cast<char*>(python.c_str()), const_cast<char*>("-c"),
                           const_cast<char*>(script.c_str()), nullptr};
+  if (script.size() > 64 * 1024) {
+    script_dir = make_temp_dir("batteries-python");
+    script_file = script_dir + "/script.py";
+    write_file(script_file, script);
+    argv = {const_cast<char*>(python.c_str()), const_cast<char*>(script_file.c_str()), nullptr};
+  }
   pid_t pid = 0;
   const int rc = ::posix_spawnp(&pid, python.c_str(), &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
@@ -74,8 +84,11 @@ std::optional<std::string> run_python(const std::string& script) {
   if (!WIFEXITED(status) || WEXITSTATUS(status) == 127) {
     return std::nullopt;  // no interpreter there
   }
+  if (!script_dir.empty()) {
+    remove_tree(script_dir);
+  }
   if (WEXITSTATUS(status) != 0) {
-    ADD_FAILURE() << python << " failed on:\n" << script;
+    ADD_FAILURE() << python << " failed on:\n" << script.substr(0, 4000);
   }
   return output;
 }
