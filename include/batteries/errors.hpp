@@ -22,6 +22,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -202,6 +203,16 @@ BATTERIES_EXCEPTION(TimeoutError, OSError);
 /// \uNNNN, \UNNNNNNNN). A byte that is not valid UTF-8 is shown as \udcNN, the lone
 /// surrogate Python's surrogateescape gives it in a file name or other OS string.
 [[nodiscard]] std::string py_repr(std::string_view text);
+
+/// Python's repr() of a float: the shortest digits that read back as the same double, in
+/// fixed notation when the decimal exponent is in -4..15 (`0.0001`, `1000000000000000.0`,
+/// with `.0` on integral values) and in exponent notation otherwise (`1e-05`, `1e+16`,
+/// `1.5e+300`); `inf`, `-inf`, `nan` and `-0.0` as Python writes them.
+[[nodiscard]] std::string py_repr(double x);
+/// An integer or a character is not a float: py_repr(42) would print "42.0".
+template <class T>
+requires std::is_integral_v<T> std::string py_repr(T)
+= delete;
 
 namespace detail {
 

@@ -1,9 +1,14 @@
-// py_repr(): Python's repr() of a str, used in every error message that quotes a value.
+// py_repr(): Python's repr() of a str and of a float, used in every error message and repr()
+// that quotes a value.
 #include <batteries/errors.hpp>
 
 #include <fmt/format.h>
 
+#include <array>
+#include <charconv>
+#include <cmath>
 #include <cstdint>
+#include <system_error>
 
 namespace batteries {
 
@@ -111,6 +116,59 @@ std::string py_repr(std::string_view text) {
     i += length;
   }
   out += quote;
+  return out;
+}
+
+std::string py_repr(double x) {
+  if (std::isnan(x)) {
+    return "nan";
+  }
+  if (std::isinf(x)) {
+    return x > 0 ? "inf" : "-inf";
+  }
+  // std::to_chars gives the shortest digits that round-trip, as Python's repr (David Gay's
+  // mode 0) does; scientific form hands them over as d.ddde±XX, to be laid out Python's way.
+  std::array<char, 32> buffer{};
+  const auto [end, ec] =
+      std::to_chars(buffer.data(), buffer.data() + buffer.size(), x, std::chars_format::scientific);
+  const std::string_view text(buffer.data(), static_cast<std::size_t>(end - buffer.data()));
+  const bool negative = text.front() == '-';
+  const std::size_t e = text.find('e');
+  std::string digits;
+  for (char c : text.substr(negative ? 1 : 0, e - (negative ? 1 : 0))) {
+    if (c != '.') {
+      digits += c;
+    }
+  }
+  int exponent = 0;
+  const std::string_view exp_text = text.substr(e + 1);
+  std::from_chars(exp_text.data() + (exp_text.front() == '+' ? 1 : 0),
+                  exp_text.data() + exp_text.size(), exponent);
+  // Python's decpt: the decimal point goes after this many digits.
+  const int decpt = exponent + 1;
+  const auto ndigits = static_cast<int>(digits.size());
+
+  std::string out = negative ? "-" : "";
+  if (decpt <= -4 || decpt > 16) {
+    out += digits.front();
+    if (ndigits > 1) {
+      out += '.';
+      out.append(digits, 1);
+    }
+    out += fmt::format("e{}{:02d}", exponent < 0 ? '-' : '+', exponent < 0 ? -exponent : exponent);
+  } else if (decpt <= 0) {
+    out += "0.";
+    out.append(static_cast<std::size_t>(-decpt), '0');
+    out += digits;
+  } else if (decpt < ndigits) {
+    out.append(digits, 0, static_cast<std::size_t>(decpt));
+    out += '.';
+    out.append(digits, static_cast<std::size_t>(decpt));
+  } else {
+    out += digits;
+    out.append(static_cast<std::size_t>(decpt - ndigits), '0');
+    out += ".0";
+  }
   return out;
 }
 

@@ -3,8 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <bit>
+#include <cstdint>
+#include <limits>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "python.hpp"
@@ -77,6 +81,83 @@ TEST(PyRepr, AgreesWithCPython) {
     ASSERT_TRUE(std::getline(lines, expected));
     EXPECT_EQ(py_repr(c), expected) << "for " << c;
   }
+}
+
+TEST(PyReprFloat, Basics) {
+  EXPECT_EQ(py_repr(0.0), "0.0");
+  EXPECT_EQ(py_repr(-0.0), "-0.0");
+  EXPECT_EQ(py_repr(1.0), "1.0");
+  EXPECT_EQ(py_repr(-2.5), "-2.5");
+  EXPECT_EQ(py_repr(0.1), "0.1");
+  EXPECT_EQ(py_repr(0.1 + 0.2), "0.30000000000000004");
+  EXPECT_EQ(py_repr(1e16), "1e+16");
+  EXPECT_EQ(py_repr(1e15), "1000000000000000.0");
+  EXPECT_EQ(py_repr(123456789012345678.0), "1.2345678901234568e+17");
+  EXPECT_EQ(py_repr(9999999999999998.0), "9999999999999998.0");
+  EXPECT_EQ(py_repr(0.0001), "0.0001");
+  EXPECT_EQ(py_repr(0.00001), "1e-05");
+  EXPECT_EQ(py_repr(0.00012345), "0.00012345");
+  EXPECT_EQ(py_repr(1.5e-7), "1.5e-07");
+  EXPECT_EQ(py_repr(1e100), "1e+100");
+  EXPECT_EQ(py_repr(5e-324), "5e-324");
+  EXPECT_EQ(py_repr(std::numeric_limits<double>::max()), "1.7976931348623157e+308");
+  EXPECT_EQ(py_repr(std::numeric_limits<double>::min()), "2.2250738585072014e-308");
+  EXPECT_EQ(py_repr(std::numeric_limits<double>::infinity()), "inf");
+  EXPECT_EQ(py_repr(-std::numeric_limits<double>::infinity()), "-inf");
+  EXPECT_EQ(py_repr(std::numeric_limits<double>::quiet_NaN()), "nan");
+  EXPECT_EQ(py_repr(-std::numeric_limits<double>::quiet_NaN()), "nan");
+  EXPECT_EQ(py_repr(1.0f), "1.0");
+  // A string literal still means the str overload.
+  EXPECT_EQ(py_repr("1.0"), "'1.0'");
+}
+
+// Differential: random bit patterns (subnormals, NaNs and infinities included), random values
+// of every magnitude, powers of ten and their neighbours, through Python's repr().
+TEST(PyReprFloat, AgreesWithCPython) {
+  const std::string script = R"(
+import math, random, struct
+R = random.Random(20240611)
+def bits(x): return struct.unpack('<Q', struct.pack('<d', x))[0]
+xs = []
+for _ in range(20000):
+    xs.append(struct.unpack('<d', R.getrandbits(64).to_bytes(8, 'little'))[0])
+for _ in range(20000):
+    xs.append(R.choice([-1, 1]) * R.random() * float('1e%d' % R.randint(-330, 308)))
+for _ in range(5000):
+    xs.append(float(R.randint(-10**17, 10**17)))
+for _ in range(5000):
+    xs.append(struct.unpack('<d', R.getrandbits(52).to_bytes(8, 'little'))[0])
+for e in range(-325, 309):
+    x = float('1e%d' % e)
+    xs += [x, -x, math.nextafter(x, 0.0), math.nextafter(x, math.inf)]
+for e in range(-1075, 1024):
+    x = math.ldexp(1.0, e)
+    xs += [x, math.nextafter(x, 0.0), math.nextafter(x, math.inf)]
+xs += [0.0, -0.0, math.inf, -math.inf, math.nan, 5e-324, 2.2250738585072014e-308,
+       2.225073858507201e-308, 1.7976931348623157e+308, 0.1, 0.2, 0.3, 1/3, 2/3]
+print('\n'.join('%016x %s' % (bits(x), repr(x)) for x in xs))
+)";
+  const auto python = testing::run_python(script);
+  if (!python) {
+    GTEST_SKIP() << "no python3 to compare with";
+  }
+  std::istringstream lines(*python);
+  std::string line;
+  int checked = 0;
+  int failures = 0;
+  while (std::getline(lines, line)) {
+    const std::size_t space = line.find(' ');
+    ASSERT_NE(space, std::string::npos) << line;
+    const double x = std::bit_cast<double>(std::stoull(line.substr(0, space), nullptr, 16));
+    const std::string expected = line.substr(space + 1);
+    if (py_repr(x) != expected && ++failures <= 20) {
+      ADD_FAILURE() << "py_repr(" << line.substr(0, space) << ") = " << py_repr(x)
+                    << ", Python says " << expected;
+    }
+    ++checked;
+  }
+  EXPECT_EQ(failures, 0);
+  EXPECT_GT(checked, 50000);
 }
 
 }  // namespace
