@@ -439,6 +439,12 @@ double int_quotient(Int128 a, Int128 b) {
   return finish(num, 0, den, Finish::value);
 }
 
+double weighted_pair(double a, double wa, double b, double wb, double n) noexcept {
+  return (a * wa + b * wb) / n;
+}
+
+double minus_product(double a, double b, double c) noexcept { return a - b * c; }
+
 double int128_to_double(Int128 x) noexcept { return static_cast<double>(x); }
 
 }  // namespace batteries::statistics::detail

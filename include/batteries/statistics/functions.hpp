@@ -102,10 +102,13 @@ Acc parallel_accumulate(R&& data, Add add) {
   return std::move(parts[0]);
 }
 
-/// An execution policy that asks for parallel work (par, par_unseq).
+/// A standard execution policy. seq runs on the calling thread; the others split the data.
 template <class P>
-concept ParallelPolicy = std::is_execution_policy_v<std::remove_cvref_t<P>> &&
-    !std::is_same_v<std::remove_cvref_t<P>, std::execution::sequenced_policy>;
+concept ExecutionPolicy = std::is_execution_policy_v<std::remove_cvref_t<P>>;
+
+template <class P>
+inline constexpr bool kSequenced =
+    std::is_same_v<std::remove_cvref_t<P>, std::execution::sequenced_policy>;
 
 // ---- sums of the data ----
 
@@ -356,6 +359,9 @@ double spread(R&& data, Spread kind) {
 
 template <class P, class R>
 double spread(P&&, R&& data, Spread kind) {
+  if constexpr (kSequenced<P>) {
+    return spread(data, kind);
+  }
   auto m = parallel_accumulate<MomentsFor<R>>(
       data, [](auto& acc, auto first, auto last) { add_values(acc, first, last); });
   return finish_moments(m, kind);
@@ -380,6 +386,9 @@ double spread_about(R&& data, C c, Spread kind) {
 
 template <class P, class R, class C>
 double spread_about(P&&, R&& data, C c, Spread kind) {
+  if constexpr (kSequenced<P>) {
+    return spread_about(data, c, kind);
+  }
   if constexpr (std::is_integral_v<std::ranges::range_value_t<R>> && std::is_integral_v<C>) {
     auto d = parallel_accumulate<IntDeviations>(data, [c](auto& acc, auto first, auto last) {
       add_deviations(acc, first, last, static_cast<Int128>(c));
@@ -601,9 +610,8 @@ double interpolate(T a, T b, Int128 n, Int128 delta) {
     }
     return int_quotient(num, n);
   } else {
-    return (to_double(a) * static_cast<double>(n - delta) +
-            to_double(b) * static_cast<double>(delta)) /
-           static_cast<double>(n);
+    return weighted_pair(to_double(a), static_cast<double>(n - delta), to_double(b),
+                         static_cast<double>(delta), static_cast<double>(n));
   }
 }
 
@@ -731,10 +739,13 @@ template <NumericRange R>
   return detail::finish_mean(detail::total_of(data));
 }
 
-/// mean(std::execution::par, data): the same result, summed on all cores.
-template <detail::ParallelPolicy P, NumericRange R>
+/// mean(std::execution::par, data): the same result, summed on all cores (seq: on this one).
+template <detail::ExecutionPolicy P, NumericRange R>
 requires std::ranges::random_access_range<R> && std::ranges::sized_range<R>
 [[nodiscard]] double mean(P&& /*policy*/, R&& data) {
+  if constexpr (detail::kSequenced<P>) {
+    return mean(data);
+  }
   return detail::finish_mean(detail::parallel_total(data));
 }
 
@@ -750,9 +761,12 @@ template <NumericRange R>
   return detail::finish_fmean(detail::fsum_of(data));
 }
 
-template <detail::ParallelPolicy P, NumericRange R>
+template <detail::ExecutionPolicy P, NumericRange R>
 requires std::ranges::random_access_range<R> && std::ranges::sized_range<R>
 [[nodiscard]] double fmean(P&& /*policy*/, R&& data) {
+  if constexpr (detail::kSequenced<P>) {
+    return fmean(data);
+  }
   return detail::finish_fmean(detail::parallel_fsum(data));
 }
 
@@ -1184,12 +1198,12 @@ template <NumericRange R, Number X>
 }
 
 #define BATTERIES_STATISTICS_SPREAD(NAME, KIND)                               \
-  template <detail::ParallelPolicy P, NumericRange R>                         \
+  template <detail::ExecutionPolicy P, NumericRange R>                        \
   requires std::ranges::random_access_range<R> && std::ranges::sized_range<R> \
   [[nodiscard]] double NAME(P&& policy, R&& data) {                           \
     return detail::spread(policy, data, detail::Spread::KIND);                \
   }                                                                           \
-  template <detail::ParallelPolicy P, NumericRange R, Number X>               \
+  template <detail::ExecutionPolicy P, NumericRange R, Number X>              \
   requires std::ranges::random_access_range<R> && std::ranges::sized_range<R> \
   [[nodiscard]] double NAME(P&& policy, R&& data, X centre) {                 \
     return detail::spread_about(policy, data, centre, detail::Spread::KIND);  \
@@ -1271,7 +1285,7 @@ template <NumericSequence X, NumericSequence Y>
     throw StatisticsError("x is constant");
   }
   const double slope = sxy / sxx;
-  const double intercept = options.proportional ? 0.0 : ybar - slope * xbar;
+  const double intercept = options.proportional ? 0.0 : detail::minus_product(ybar, slope, xbar);
   return {slope, intercept};
 }
 

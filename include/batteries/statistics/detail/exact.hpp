@@ -320,6 +320,12 @@ enum class Finish { value, sqrt };
 /// a / b for integers (b != 0), correctly rounded, as Python's int / int.
 [[nodiscard]] double int_quotient(Int128 a, Int128 b);
 
+/// (a * wa + b * wb) / n and a - b * c, each operation rounded on its own as Python rounds it.
+/// Out of line because the library is built with -ffp-contract=off: inline in a caller built
+/// with FMA enabled, the compiler may fuse a multiply and an add and change the last bit.
+[[nodiscard]] double weighted_pair(double a, double wa, double b, double wb, double n) noexcept;
+[[nodiscard]] double minus_product(double a, double b, double c) noexcept;
+
 /// A 128-bit integer rounded to the nearest double (ties to even).
 [[nodiscard]] double int128_to_double(Int128 x) noexcept;
 
