@@ -15,5 +15,6 @@ void errors();
 void enum_();  // `enum` is a C++ keyword
 void pathlib();
 void selectors();
+void statistics();
 
 }  // namespace tour
