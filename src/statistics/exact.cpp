@@ -189,25 +189,10 @@ void load_product(mpz_ptr out, std::uint64_t a, std::uint64_t b) {
 /// The bins behind add_binned(), with the lanes of one bin side by side. All zero between calls.
 struct Bins {
   static constexpr int kLanes = 4;
-  struct Cell {
-    std::uint64_t lo;
-    std::uint64_t hi;
-  };
+  using Cell = BinCell;
   Cell sum[4096][kLanes];      // by sign and exponent: the 128-bit sum of significands
   Cell squares[2048][kLanes];  // by exponent: the 128-bit sum of squared significands
 };
-
-/// cell += hi * 2^64 + lo. On x86-64 this is add and adc straight to memory: GCC compiles the
-/// same from C++ into stack spills and a merged 16-byte store, at twice the cost.
-[[gnu::always_inline]] inline void add_to(Bins::Cell& cell, std::uint64_t lo, std::uint64_t hi) {
-#if defined(__x86_64__) && defined(__GNUC__)
-  asm("addq %2, %0\n\tadcq %3, %1" : "+m"(cell.lo), "+m"(cell.hi) : "r"(lo), "r"(hi) : "cc");
-#else
-  const std::uint64_t sum_lo = cell.lo + lo;
-  cell.hi += hi + (sum_lo < lo ? 1 : 0);
-  cell.lo = sum_lo;
-#endif
-}
 
 Bins& thread_bins() {
   thread_local std::unique_ptr<Bins> bins;
@@ -252,11 +237,11 @@ template <bool kSquares>
     return;
   }
   const std::uint64_t mant = (bits & ((std::uint64_t{1} << 52) - 1)) | (std::uint64_t{1} << 52);
-  add_to(bins.sum[index][lane], mant, 0);
+  add_to_cell(bins.sum[index][lane], mant, 0);
   if constexpr (kSquares) {
     const UInt128 square = static_cast<UInt128>(mant) * mant;
-    add_to(bins.squares[exp][lane], static_cast<std::uint64_t>(square),
-           static_cast<std::uint64_t>(square >> 64));
+    add_to_cell(bins.squares[exp][lane], static_cast<std::uint64_t>(square),
+                static_cast<std::uint64_t>(square >> 64));
   }
 }
 
@@ -295,6 +280,21 @@ void add_binned_impl(ExactSum& sum, WideSum* squares, const double* values, std:
 }
 
 }  // namespace
+
+BinnedSum::BinnedSum() : m_cells(new BinCell[4096]()) {}
+
+void BinnedSum::finish(ExactSum& out) {
+  for (unsigned index = 0; index < 4096; ++index) {
+    BinCell& cell = m_cells[index];
+    if ((cell.lo | cell.hi) != 0) {
+      out.add_digits(static_cast<UInt128>(cell.hi) << 64 | cell.lo, (index & 0x7FF) - 1,
+                     index >= 2048);
+      cell = {0, 0};
+    }
+  }
+  out.merge(m_rest);
+  m_rest = ExactSum();
+}
 
 void add_binned(ExactSum& sum, WideSum* squares, const double* values, std::size_t n) {
   if (squares != nullptr) {
@@ -419,6 +419,14 @@ double exact_value(const ExactSum& sum) {
     return num.sign() < 0 ? -HUGE_VAL : HUGE_VAL;
   }
   return value;
+}
+
+double exact_float(const ExactSum& sum) {
+  Big num;
+  load(num.get(), sum);
+  Big one;
+  mpz_set_ui(one.get(), 1);
+  return finish(num, ExactSum::kScale, one, Finish::value);
 }
 
 int exact_sign(const ExactSum& sum) {

@@ -48,6 +48,15 @@ std::string outcome(F f) {
 
 #define EXPECT_SAME_OUTCOME(a, b) EXPECT_EQ(outcome([&] { return a; }), outcome([&] { return b; }))
 
+/// Python's printed outcome (float.hex() or an exception name) in outcome()'s spelling.
+std::string from_python(const std::string& token) {
+  if (token.find("0x") == std::string::npos && token != "inf" && token != "-inf" &&
+      token != "nan") {
+    return token;
+  }
+  return outcome([&] { return std::strtod(token.c_str(), nullptr); });
+}
+
 std::string hex(double x) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%a", x);
@@ -181,6 +190,45 @@ TEST(StatisticsExact, VarianceOfHardSetsMatchesPython) {
   }
 }
 
+TEST(StatisticsExact, LongTwoInputSumsMatchPython) {
+  // 20,000 pairs: the products of deviations go through BinnedSum rather than ExactSum.
+  const auto xs = hard_sets(20000, 6, 21);
+  const auto ys = hard_sets(20000, 6, 22);
+  std::string script = "import statistics as s\nxs = [\n";
+  for (const auto* sets : {&xs, &ys}) {
+    for (const auto& v : *sets) {
+      script += "[";
+      for (const double x : v) {
+        script += "float.fromhex('" + hex(x) + "'),";
+      }
+      script += "],\n";
+    }
+    script += sets == &xs ? "]\nys = [\n" : "]\n";
+  }
+  script +=
+      "def r(f):\n"
+      "    try: return float(f()).hex()\n"
+      "    except Exception as e: return type(e).__name__\n"
+      "for x, y in zip(xs, ys):\n"
+      "    print(r(lambda: s.covariance(x, y)), r(lambda: s.correlation(x, y)),\n"
+      "          r(lambda: s.linear_regression(x, y).slope))\n";
+  const auto out = batteries::testing::run_python(script);
+  ASSERT_TRUE(out.has_value());
+  std::istringstream lines(*out);
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    std::string cov;
+    std::string cor;
+    std::string slope;
+    lines >> cov >> cor >> slope;
+    const auto& x = xs[i];
+    const auto& y = ys[i];
+    EXPECT_EQ(outcome([&] { return st::covariance(x, y); }), from_python(cov)) << "set " << i;
+    EXPECT_EQ(outcome([&] { return st::correlation(x, y); }), from_python(cor)) << "set " << i;
+    EXPECT_EQ(outcome([&] { return st::linear_regression(x, y).slope; }), from_python(slope))
+        << "set " << i;
+  }
+}
+
 TEST(StatisticsExact, RunningEqualsTheFunctionsAndMerges) {
   const auto sets = hard_sets(5000, 6, 9);
   for (const auto& v : sets) {
@@ -247,7 +295,13 @@ TEST(StatisticsRanges, AnyInputRangeAndNumberType) {
   EXPECT_EQ(st::mean(ints), 2.8);
   EXPECT_EQ(st::mean(floats), 2.0);
   EXPECT_EQ(st::mean(bytes), 253.0 / 3.0);
-  EXPECT_EQ(st::mean(std::vector<bool>{true, false, true, true}), 0.75);
+  std::vector<bool> bits{true, false, true, true};  // elements are proxy references
+  EXPECT_EQ(st::mean(bits), 0.75);
+  EXPECT_EQ(st::fmean(bits), 0.75);
+  EXPECT_EQ(st::fmean(ints, std::vector<bool>{true, false, false, true, true}), 3.0);
+  EXPECT_EQ(st::geometric_mean(std::vector<bool>{true, true}), 1.0);
+  EXPECT_EQ(st::linear_regression(bits, bits, {.proportional = true}).slope, 1.0);
+  EXPECT_EQ(st::correlation(bits, std::vector<int>{1, 0, 1, 1}), 1.0);
   // clang 14 with libstdc++ 12 does not see iota_view and istream_view as ranges.
 #if !defined(__clang__)
   EXPECT_EQ(st::mean(std::views::iota(1, 101)), 50.5);
@@ -327,6 +381,8 @@ TEST(StatisticsErrors, MessagesArePythons) {
   EXPECT_RAISES_MSG((void)st::fmean({1e308, 1e308}), batteries::OverflowError,
                     "intermediate overflow in fsum");
   EXPECT_RAISES_MSG((void)st::fmean({kInf, -kInf}), batteries::ValueError, "-inf + inf in fsum");
+  EXPECT_RAISES_MSG((void)st::harmonic_mean(std::vector{5e-324, 1.0}, std::vector{1e308, 1e308}),
+                    batteries::OverflowError, "integer division result too large for a float");
   EXPECT_RAISES_MSG((void)st::variance({-1e308, 1e308}), batteries::OverflowError,
                     "integer division result too large for a float");
   EXPECT_RAISES_MSG((void)st::correlation(std::vector{1.0, 2.0}, std::vector{3.0, 3.0}),

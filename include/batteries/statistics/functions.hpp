@@ -66,10 +66,36 @@ namespace detail {
 template <class T>
 using Value = std::remove_cvref_t<T>;
 
+/// An element as the Number it stands for: itself, or the bool behind std::vector<bool>'s
+/// proxy reference.
+template <class T>
+[[nodiscard]] constexpr auto number(const T& x) noexcept {
+  if constexpr (Number<T>) {
+    return x;
+  } else {
+    return static_cast<bool>(x);
+  }
+}
+
 /// Python's float(x) for a Number: exact for float, correctly rounded for integers.
-template <Number T>
-[[nodiscard]] constexpr double to_double(T x) noexcept {
-  return static_cast<double>(x);
+template <class T>
+[[nodiscard]] constexpr double to_double(const T& x) noexcept {
+  return static_cast<double>(number(x));
+}
+
+template <class T>
+constexpr bool is_negative(T x) noexcept {
+  if constexpr (std::is_unsigned_v<T>) {  // bool included
+    return false;
+  } else {
+    return x < 0;
+  }
+}
+
+/// |x| for an integer, in 128 bits.
+template <class T>
+constexpr UInt128 magnitude(T x) noexcept {
+  return is_negative(x) ? static_cast<UInt128>(-static_cast<Int128>(x)) : static_cast<UInt128>(x);
 }
 
 /// Runs add(accumulator, first, last) over the data, on several threads when it is long
@@ -458,18 +484,19 @@ Fsum fsum_of(R&& data) {
 
 /// Python's x * w for two Numbers, as the float fsum would see: exact for two integers and
 /// then rounded once, else a float product.
-template <Number A, Number B>
-double product(A a, B b) {
-  if constexpr (std::is_integral_v<A> && std::is_integral_v<B>) {
-    const auto ma = static_cast<UInt128>(a < 0 ? -static_cast<Int128>(a) : static_cast<Int128>(a));
-    const auto mb = static_cast<UInt128>(b < 0 ? -static_cast<Int128>(b) : static_cast<Int128>(b));
-    const double mag = static_cast<double>(ma * mb);
-    return (a < 0) != (b < 0) ? -mag : mag;
+template <class A, class B>
+double product(const A& a_ref, const B& b_ref) {
+  const auto a = number(a_ref);
+  const auto b = number(b_ref);
+  using NA = decltype(a);
+  using NB = decltype(b);
+  if constexpr (std::is_integral_v<NA> && std::is_integral_v<NB>) {
+    const double mag = static_cast<double>(magnitude(a) * magnitude(b));
+    return is_negative(a) != is_negative(b) ? -mag : mag;
   } else {
     return to_double(a) * to_double(b);
   }
 }
-
 /// Python's w / x (x != 0): int / int is correctly rounded, anything else is a float division.
 template <Number W, Number X>
 double quotient(W w, X x) {
@@ -477,15 +504,6 @@ double quotient(W w, X x) {
     return int_quotient(static_cast<Int128>(w), static_cast<Int128>(x));
   } else {
     return to_double(w) / to_double(x);
-  }
-}
-
-template <class T>
-bool is_negative(T x) {
-  if constexpr (std::is_unsigned_v<T>) {
-    return false;
-  } else {
-    return x < 0;
   }
 }
 
@@ -686,25 +704,46 @@ Centred centre(X&& x, Y&& y, std::size_t n) {
   return {xbar, ybar};
 }
 
-template <class X, class Y>
-double sum_products(X&& x, Y&& y, double xbar, double ybar) {
-  ExactSum s;
+/// The exact sums of (x - xbar) * (y - ybar), and of the squared deviations of x and of y
+/// when asked, in one pass over both inputs. Each term is Python's float product; the sums
+/// are the ones Python's separate fsums see, so rounding them in Python's order gives
+/// Python's results and errors.
+struct DeviationSums {
+  ExactSum xy;
+  ExactSum xx;
+  ExactSum yy;
+};
+
+template <bool kSquares, class Acc, class X, class Y>
+void add_deviations(Acc& xy, Acc& xx, Acc& yy, X&& x, Y&& y, double xbar, double ybar) {
   auto yi = std::ranges::begin(y);
   for (auto&& xi : x) {
-    s.add((to_double(xi) - xbar) * (to_double(*yi) - ybar));
+    const double dx = to_double(xi) - xbar;
+    const double dy = to_double(*yi) - ybar;
+    xy.add(dx * dy);
+    if constexpr (kSquares) {
+      xx.add(dx * dx);
+      yy.add(dy * dy);
+    }
     ++yi;
   }
-  return fsum_result(s);
 }
 
-template <class X>
-double sum_squares(X&& x, double xbar) {
-  ExactSum s;
-  for (auto&& xi : x) {
-    const double d = to_double(xi) - xbar;
-    s.add(d * d);
+template <bool kSquares, class X, class Y>
+DeviationSums deviation_sums(X&& x, Y&& y, double xbar, double ybar, std::size_t n) {
+  DeviationSums sums;
+  if (n >= kBinnedFrom) {
+    BinnedSum xy;
+    BinnedSum xx;
+    BinnedSum yy;
+    add_deviations<kSquares>(xy, xx, yy, x, y, xbar, ybar);
+    xy.finish(sums.xy);
+    xx.finish(sums.xx);
+    yy.finish(sums.yy);
+  } else {
+    add_deviations<kSquares>(sums.xy, sums.xx, sums.yy, x, y, xbar, ybar);
   }
-  return fsum_result(s);
+  return sums;
 }
 
 template <class R>
@@ -855,19 +894,23 @@ double harmonic_finish(const Weights& sum_weights, const ExactSum& total) {
   if (total.finite() && exact_sign(total) <= 0) {
     throw StatisticsError("Weighted sum must be positive");
   }
-  double weights_value = 0;
   bool weights_exact = true;
   if constexpr (std::is_same_v<Weights, ExactSum>) {
     weights_exact = sum_weights.finite();
-    weights_value = weights_exact ? exact_value(sum_weights) : sum_weights.special_value();
+  }
+  if (total.finite() && weights_exact) {
+    return exact_quotient(sum_weights, total);
+  }
+  // A float (inf or NaN) meets a Fraction: Python turns the Fraction into a float, which
+  // raises OverflowError when it is too large, and divides in floats.
+  double weights_value = 0;
+  if constexpr (std::is_same_v<Weights, ExactSum>) {
+    weights_value = weights_exact ? exact_float(sum_weights) : sum_weights.special_value();
   } else {
     weights_value = int128_to_double(sum_weights.value());
   }
-  if (!total.finite() || !weights_exact) {
-    const double t = total.finite() ? exact_value(total) : total.special_value();
-    return weights_value / t;
-  }
-  return exact_quotient(sum_weights, total);
+  const double t = total.finite() ? exact_float(total) : total.special_value();
+  return weights_value / t;
 }
 
 }  // namespace detail
@@ -1232,7 +1275,8 @@ template <NumericSequence X, NumericSequence Y>
 [[nodiscard]] double covariance(X&& x, Y&& y) {
   const std::size_t n = detail::paired_length(x, y, "covariance");
   const auto [xbar, ybar] = detail::centre(x, y, n);
-  return detail::sum_products(x, y, xbar, ybar) / static_cast<double>(n - 1);
+  const auto sums = detail::deviation_sums<false>(x, y, xbar, ybar, n);
+  return detail::fsum_result(sums.xy) / static_cast<double>(n - 1);
 }
 
 /// Python's correlation(x, y): Pearson's r, sxy / sqrt(sxx * syy) from fsums.
@@ -1240,9 +1284,10 @@ template <NumericSequence X, NumericSequence Y>
 [[nodiscard]] double correlation(X&& x, Y&& y) {
   const std::size_t n = detail::paired_length(x, y, "correlation");
   const auto [xbar, ybar] = detail::centre(x, y, n);
-  const double sxy = detail::sum_products(x, y, xbar, ybar);
-  const double sxx = detail::sum_squares(x, xbar);
-  const double syy = detail::sum_squares(y, ybar);
+  const auto sums = detail::deviation_sums<true>(x, y, xbar, ybar, n);
+  const double sxy = detail::fsum_result(sums.xy);
+  const double sxx = detail::fsum_result(sums.xx);
+  const double syy = detail::fsum_result(sums.yy);
   const double den = std::sqrt(sxx * syy);
   if (den == 0.0) {
     throw StatisticsError("at least one of the inputs is constant");
@@ -1278,8 +1323,9 @@ template <NumericSequence X, NumericSequence Y>
     const auto c = detail::centre(x, y, n);
     xbar = c.xbar;
     ybar = c.ybar;
-    sxy = detail::sum_products(x, y, xbar, ybar);
-    sxx = detail::sum_squares(x, xbar);
+    const auto sums = detail::deviation_sums<true>(x, y, xbar, ybar, n);
+    sxy = detail::fsum_result(sums.xy);
+    sxx = detail::fsum_result(sums.xx);
   }
   if (sxx == 0.0) {
     throw StatisticsError("x is constant");

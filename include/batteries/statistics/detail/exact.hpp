@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <memory>
 
 namespace batteries::statistics::detail {
 
@@ -272,6 +273,52 @@ class IntSquareSum {
   std::uint64_t m_word[4] = {};
 };
 
+/// A 128-bit bin: the low and high words of a sum of significands.
+struct BinCell {
+  std::uint64_t lo;
+  std::uint64_t hi;
+};
+
+/// cell += hi * 2^64 + lo. On x86-64 this is add and adc straight to memory: GCC compiles the
+/// same from C++ into stack spills and a merged 16-byte store, at twice the cost.
+[[gnu::always_inline]] inline void add_to_cell(BinCell& cell, std::uint64_t lo,
+                                               std::uint64_t hi) noexcept {
+#if defined(__x86_64__) && defined(__GNUC__)
+  asm("addq %2, %0\n\tadcq %3, %1" : "+m"(cell.lo), "+m"(cell.hi) : "r"(lo), "r"(hi) : "cc");
+#else
+  const std::uint64_t sum_lo = cell.lo + lo;
+  cell.hi += hi + (sum_lo < lo ? 1 : 0);
+  cell.lo = sum_lo;
+#endif
+}
+
+/// An exact sum of a long stream of doubles computed on the fly (covariance's products):
+/// each value goes into a 128-bit bin per sign and exponent, a few integer instructions, and
+/// finish() moves the bins into an ExactSum. Its 64 KiB of bins are its own, so several can
+/// be fed in one loop. Worth it from a few thousand values on.
+class BinnedSum {
+ public:
+  BinnedSum();
+
+  void add(double x) noexcept {
+    const std::uint64_t bits = std::bit_cast<std::uint64_t>(x);
+    const std::uint64_t index = bits >> 52;
+    if (((index & 0x7FF) - 1) >= 0x7FE) [[unlikely]] {
+      m_rest.add(x);  // zeros, subnormals, infinities and NaN
+      return;
+    }
+    add_to_cell(m_cells[index], (bits & ((std::uint64_t{1} << 52) - 1)) | (std::uint64_t{1} << 52),
+                0);
+  }
+
+  /// Adds everything to out and empties the bins.
+  void finish(ExactSum& out);
+
+ private:
+  std::unique_ptr<BinCell[]> m_cells;
+  ExactSum m_rest;
+};
+
 /// Adds n contiguous doubles to sum, and their squares to squares when it is not null, through
 /// thread-local bins: a 128-bit sum of significands per sign and exponent, and of squared
 /// significands per exponent, flushed into the accumulators at the end. Each value then costs
@@ -314,6 +361,9 @@ enum class Finish { value, sqrt };
 
 /// The exact sum as a double, correctly rounded (±inf when it overflows).
 [[nodiscard]] double exact_value(const ExactSum& sum);
+/// Python's float(Fraction) of the sum: correctly rounded, OverflowError('integer division
+/// result too large for a float') when it overflows.
+[[nodiscard]] double exact_float(const ExactSum& sum);
 /// The exact sign of the sum: -1, 0 or 1.
 [[nodiscard]] int exact_sign(const ExactSum& sum);
 
