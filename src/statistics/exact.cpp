@@ -204,16 +204,34 @@ Bins& thread_bins() {
 }
 
 /// Moves the square bins into squares and clears them.
-void flush_squares(Bins& bins, WideSum& squares) {
-  for (int lane = 0; lane < Bins::kLanes; ++lane) {
-    for (unsigned exp = 1; exp < 2047; ++exp) {
-      Bins::Cell& cell = bins.squares[exp][lane];
-      if ((cell.lo | cell.hi) != 0) {
-        squares.add_digits(static_cast<UInt128>(cell.hi) << 64 | cell.lo, 2 * (exp - 1));
-        cell = {0, 0};
+/// The exponents the bins have seen, in groups of 32, so that a flush reads only those bins.
+struct Seen {
+  std::uint64_t groups = 0;
+  void note(std::uint64_t exp) noexcept { groups |= std::uint64_t{1} << (exp >> 5); }
+  /// Calls f(exp) for every exponent of every group seen (0 and 2047 excluded).
+  template <class F>
+  void each(F f) const {
+    for (std::uint64_t g = groups; g != 0; g &= g - 1) {
+      const auto first = static_cast<std::uint64_t>(std::countr_zero(g)) * 32;
+      for (std::uint64_t exp = std::max<std::uint64_t>(first, 1);
+           exp < std::min<std::uint64_t>(first + 32, 2047); ++exp) {
+        f(exp);
       }
     }
   }
+};
+
+/// Moves the square bins for the exponents seen into squares and clears them.
+void flush_squares(Bins& bins, WideSum& squares, const Seen& seen) {
+  seen.each([&](std::uint64_t exp) {
+    for (Bins::Cell& cell : bins.squares[exp]) {
+      if ((cell.lo | cell.hi) != 0) {
+        squares.add_digits(static_cast<UInt128>(cell.hi) << 64 | cell.lo,
+                           2 * static_cast<unsigned>(exp - 1));
+        cell = {0, 0};
+      }
+    }
+  });
 }
 
 /// The values the bins do not take: zeros, subnormals, infinities and NaN.
@@ -226,15 +244,18 @@ void flush_squares(Bins& bins, WideSum& squares) {
 }
 
 /// Adds one double to the bins of a lane.
-template <bool kSquares>
+template <bool kSquares, bool kTrack>
 [[gnu::always_inline]] inline void add_to_bins(Bins& bins, int lane, double x, ExactSum& sum,
-                                               WideSum* squares) {
+                                               WideSum* squares, Seen& seen) {
   const std::uint64_t bits = std::bit_cast<std::uint64_t>(x);
   const std::uint64_t index = bits >> 52;
   const std::uint64_t exp = index & 0x7FF;
   if (exp - 1 >= 0x7FE) [[unlikely]] {
     add_unbinned(x, sum, squares);
     return;
+  }
+  if constexpr (kTrack) {
+    seen.note(exp);
   }
   const std::uint64_t mant = (bits & ((std::uint64_t{1} << 52) - 1)) | (std::uint64_t{1} << 52);
   add_to_cell(bins.sum[index][lane], mant, 0);
@@ -245,37 +266,42 @@ template <bool kSquares>
   }
 }
 
-template <bool kSquares>
+template <bool kSquares, bool kTrack>
 void add_binned_impl(ExactSum& sum, WideSum* squares, const double* values, std::size_t n) {
   Bins& bins = thread_bins();
+  Seen seen;
+  if constexpr (!kTrack) {
+    seen.groups = ~std::uint64_t{0};  // the flush reads every bin: cheap beside a long run
+  }
   // A square bin takes 2^22 squared significands (each below 2^106) before it could overflow.
   constexpr std::size_t kBlock = std::size_t{1} << 22;
   for (std::size_t start = 0; start < n; start += kBlock) {
     const std::size_t end = std::min(n, start + kBlock);
     std::size_t i = start;
     for (; i + 4 <= end; i += 4) {
-      add_to_bins<kSquares>(bins, 0, values[i], sum, squares);
-      add_to_bins<kSquares>(bins, 1, values[i + 1], sum, squares);
-      add_to_bins<kSquares>(bins, 2, values[i + 2], sum, squares);
-      add_to_bins<kSquares>(bins, 3, values[i + 3], sum, squares);
+      add_to_bins<kSquares, kTrack>(bins, 0, values[i], sum, squares, seen);
+      add_to_bins<kSquares, kTrack>(bins, 1, values[i + 1], sum, squares, seen);
+      add_to_bins<kSquares, kTrack>(bins, 2, values[i + 2], sum, squares, seen);
+      add_to_bins<kSquares, kTrack>(bins, 3, values[i + 3], sum, squares, seen);
     }
     for (; i < end; ++i) {
-      add_to_bins<kSquares>(bins, 0, values[i], sum, squares);
+      add_to_bins<kSquares, kTrack>(bins, 0, values[i], sum, squares, seen);
     }
     if constexpr (kSquares) {
-      flush_squares(bins, *squares);
+      flush_squares(bins, *squares, seen);
     }
   }
   // Significand sums never overflow 128 bits (fewer than 2^64 values of 53 bits).
-  for (int lane = 0; lane < Bins::kLanes; ++lane) {
-    for (unsigned index = 0; index < 4096; ++index) {
-      Bins::Cell& cell = bins.sum[index][lane];
-      if ((cell.lo | cell.hi) != 0) {
-        const unsigned exp = index & 0x7FF;
-        sum.add_digits(static_cast<UInt128>(cell.hi) << 64 | cell.lo, exp - 1, index >= 2048);
-        cell = {0, 0};
+  for (const std::uint64_t sign : {std::uint64_t{0}, std::uint64_t{2048}}) {
+    seen.each([&](std::uint64_t exp) {
+      for (Bins::Cell& cell : bins.sum[sign + exp]) {
+        if ((cell.lo | cell.hi) != 0) {
+          sum.add_digits(static_cast<UInt128>(cell.hi) << 64 | cell.lo,
+                         static_cast<unsigned>(exp - 1), sign != 0);
+          cell = {0, 0};
+        }
       }
-    }
+    });
   }
 }
 
@@ -297,10 +323,19 @@ void BinnedSum::finish(ExactSum& out) {
 }
 
 void add_binned(ExactSum& sum, WideSum* squares, const double* values, std::size_t n) {
+  // Noting each value's exponent costs a third of the time of a long run; a short run would
+  // spend more than that flushing every bin.
+  constexpr std::size_t kTrackBelow = std::size_t{1} << 20;
   if (squares != nullptr) {
-    add_binned_impl<true>(sum, squares, values, n);
+    if (n < kTrackBelow) {
+      add_binned_impl<true, true>(sum, squares, values, n);
+    } else {
+      add_binned_impl<true, false>(sum, squares, values, n);
+    }
+  } else if (n < kTrackBelow) {
+    add_binned_impl<false, true>(sum, nullptr, values, n);
   } else {
-    add_binned_impl<false>(sum, nullptr, values, n);
+    add_binned_impl<false, false>(sum, nullptr, values, n);
   }
 }
 

@@ -130,9 +130,13 @@ TEST(StatisticsExact, SumsAreCorrectlyRoundedLikeFsum) {
 }
 
 TEST(StatisticsExact, BinnedRunsEqualValueByValue) {
-  // A vector of 20,000 doubles goes through the bins; the same values in a std::list go one
-  // at a time through the digit accumulator. The answers must agree bit for bit.
+  // A vector of 512 doubles or more goes through the bins; the same values in a std::list go
+  // one at a time through the digit accumulator. The answers must agree bit for bit.
   auto sets = hard_sets(20000, 12, 11);
+  for (const std::size_t length : {std::size_t{512}, std::size_t{700}, std::size_t{5000}}) {
+    const auto more = hard_sets(length, 6, length);
+    sets.insert(sets.end(), more.begin(), more.end());
+  }
   sets.push_back(std::vector<double>(20000, 5e-324));
   std::vector<double> with_specials(20000, 1.5);
   with_specials[17] = kInf;

@@ -732,7 +732,7 @@ void add_deviations(Acc& xy, Acc& xx, Acc& yy, X&& x, Y&& y, double xbar, double
 template <bool kSquares, class X, class Y>
 DeviationSums deviation_sums(X&& x, Y&& y, double xbar, double ybar, std::size_t n) {
   DeviationSums sums;
-  if (n >= kBinnedFrom) {
+  if (n >= kBinnedSumFrom) {
     BinnedSum xy;
     BinnedSum xx;
     BinnedSum yy;

@@ -325,8 +325,9 @@ class BinnedSum {
 /// a few integer instructions. Worth it from a few thousand values on.
 void add_binned(ExactSum& sum, WideSum* squares, const double* values, std::size_t n);
 
-/// The length from which add_binned() pays for its final flush.
-inline constexpr std::size_t kBinnedFrom = 16384;
+/// The lengths from which add_binned() and BinnedSum pay for their setup and final flush.
+inline constexpr std::size_t kBinnedFrom = 512;
+inline constexpr std::size_t kBinnedSumFrom = 16384;
 
 // ---- The finish: exact values to one correctly rounded double (src/statistics/exact.cpp) ----
 
