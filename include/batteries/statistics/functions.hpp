@@ -35,6 +35,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <thread>
 #include <type_traits>
 #include <unordered_map>
@@ -107,21 +108,26 @@ Acc parallel_accumulate(R&& data, Add add) {
   const std::size_t threads = std::clamp<std::size_t>(
       n / (std::size_t{1} << 16), 1, std::max(1u, std::thread::hardware_concurrency()));
   std::vector<Acc> parts(threads);
-  std::vector<std::thread> workers;
+  // jthreads join on every way out, before `parts` goes; a thread that cannot be started
+  // leaves its share to this one.
+  std::vector<std::jthread> workers;
   workers.reserve(threads - 1);
   const std::size_t step = n / threads;
   for (std::size_t t = 1; t < threads; ++t) {
     const std::size_t lo = t * step;
     const std::size_t hi = t + 1 == threads ? n : lo + step;
-    workers.emplace_back([&parts, &add, first, t, lo, hi] {
+    auto work = [&parts, &add, first, t, lo, hi] {
       add(parts[t], first + static_cast<std::ptrdiff_t>(lo),
           first + static_cast<std::ptrdiff_t>(hi));
-    });
+    };
+    try {
+      workers.emplace_back(work);
+    } catch (const std::system_error&) {
+      work();
+    }
   }
   add(parts[0], first, first + static_cast<std::ptrdiff_t>(threads == 1 ? n : step));
-  for (std::thread& worker : workers) {
-    worker.join();
-  }
+  workers.clear();  // joins
   for (std::size_t t = 1; t < threads; ++t) {
     parts[0].merge(parts[t]);
   }
