@@ -163,8 +163,9 @@ struct IntTotal {
   }
 };
 
-/// Adds [first, last) to total. Contiguous doubles go through four accumulators in turn, so
-/// that consecutive values of one magnitude do not wait on each other's chunk updates.
+/// Adds [first, last) to total. Long contiguous runs of doubles go through the bins
+/// (add_binned); shorter ones through four accumulators in turn, so that consecutive values of
+/// one magnitude do not wait on each other's chunk updates.
 template <class It, class S>
 void add_values(FloatTotal& total, It first, S last) {
   if constexpr (std::contiguous_iterator<It> && std::sized_sentinel_for<S, It> &&
