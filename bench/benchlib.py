@@ -1,6 +1,8 @@
-"""Shared by the bench/<module>/compare.py drivers: running a Google Benchmark binary."""
+"""Shared by the bench/<module>/compare.py drivers: running a Google Benchmark binary, or a
+hand-timed peer that prints JSON lines."""
 import json
 import subprocess
+import sys
 
 
 def median_ns(binary, min_time):
@@ -16,3 +18,12 @@ def median_ns(binary, min_time):
             continue
         scale = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[bench["time_unit"]]
         yield bench["run_name"], bench["real_time"] * scale, bench
+
+
+def json_lines(cmd, timeout=3600):
+    """The JSON lines a peer prints, or None when it fails (its stderr goes to ours)."""
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        sys.stderr.write(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr}\n")
+        return None
+    return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]

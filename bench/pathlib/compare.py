@@ -38,6 +38,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
+import benchlib  # noqa: E402  (bench/benchlib.py)
 import make_tree  # noqa: E402  (beside this file)
 
 PATTERN = "*.py"
@@ -101,12 +103,9 @@ def run_peer(kind, root, repeat):
 # ---- running the peers ----
 
 def run_json(cmd):
-    """A peer's JSON line, or None (the error goes to stderr)."""
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    if proc.returncode != 0:
-        sys.stderr.write(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr}\n")
-        return None
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    """A peer's last JSON line, or None (the error goes to stderr)."""
+    lines = benchlib.json_lines(cmd, timeout=900)
+    return lines[-1] if lines else None
 
 
 def run_find(find_cmd, repeat):

@@ -39,6 +39,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import benchlib  # noqa: E402  (bench/benchlib.py)
+
 FUNCTIONS = ("mean", "fmean", "variance", "stdev", "median", "quantiles", "correlation")
 IMPLS = ("batteries", "batteries-par", "naive", "boost", "cpython")
 TITLES = {"batteries": "batteries", "batteries-par": "batt. par", "naive": "naive",
@@ -87,11 +90,7 @@ def run_peer(path, m, repeat):
 
 def run_lines(cmd):
     """The JSON lines a peer prints, or None (the error goes to stderr)."""
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
-    if proc.returncode != 0:
-        sys.stderr.write(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr}\n")
-        return None
-    return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    return benchlib.json_lines(cmd)
 
 
 def measure(args, kind):
