@@ -27,3 +27,9 @@ def json_lines(cmd, timeout=3600):
         sys.stderr.write(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr}\n")
         return None
     return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+
+
+def version_of(cmd):
+    """The first line a command prints (python3 --version, say), or "?"."""
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    return proc.stdout.strip().splitlines()[0] if proc.returncode == 0 else "?"

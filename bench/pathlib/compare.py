@@ -260,11 +260,6 @@ def print_targets(records, quick):
     print("targets met" if not missed else f"targets missed: {'; '.join(missed)}")
 
 
-def version_of(cmd):
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    return proc.stdout.strip().splitlines()[0] if proc.returncode == 0 else "?"
-
-
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--peer":
         parser = argparse.ArgumentParser(description="one CPython peer, timed in-process")
@@ -293,11 +288,11 @@ def main():
 
     files, dirs = make_tree.SMALL if args.quick else make_tree.FULL
     root, stamp = make_tree.ensure_tree(args.tree_dir, files, dirs)
-    python = version_of([args.python, "-c", "import sys; print(sys.version.split()[0])"])
+    python = benchlib.version_of([args.python, "-c", "import sys; print(sys.version.split()[0])"])
     print("pathlib: batteries::pathlib vs find, CPython and std::filesystem, in one run")
     print(f"  tree {root}: {stamp['files']:,} files, {stamp['dirs']:,} directories, "
           f"{stamp['symlinks']} symlinks; {stamp['py']:,} entries match {PATTERN!r}")
-    print(f"  CPython {python} ({args.python}); {version_of([args.find, '--version'])}")
+    print(f"  CPython {python} ({args.python}); {benchlib.version_of([args.find, '--version'])}")
     if not python.startswith("3.11."):
         print("  (the targets are set against CPython 3.11)")
     print("  every peer ran once untimed first: all are timed with a warm dentry cache, "

@@ -34,7 +34,6 @@ import math
 import os
 import statistics
 import struct
-import subprocess
 import sys
 import tempfile
 import time
@@ -238,11 +237,6 @@ def print_targets(result, quick):
     print("targets met" if not missed else f"targets missed: {'; '.join(missed)}")
 
 
-def version_of(cmd):
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    return proc.stdout.strip().splitlines()[0] if proc.returncode == 0 else "?"
-
-
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--peer":
         parser = argparse.ArgumentParser(description="CPython's statistics, timed in-process")
@@ -272,7 +266,7 @@ def main():
     args.repeat = args.repeat or (3 if args.quick else 5)
     kinds = [k for k in args.kinds.split(",") if k]
 
-    python = version_of([args.python, "-c", "import sys; print(sys.version.split()[0])"])
+    python = benchlib.version_of([args.python, "-c", "import sys; print(sys.version.split()[0])"])
     print("statistics: batteries::statistics vs a naive loop, Boost.Math and CPython, in one run")
     print(f"  C++: N = {args.n:,} doubles, median of {args.repeat} runs (round-robin) in ns "
           f"per element; batt. par: std::execution::par on {os.cpu_count()} cores")
