@@ -78,11 +78,14 @@
 #include <variant>
 #include <vector>
 
+#include "floats.hpp"
 #include "python.hpp"
 #include "raises.hpp"
 
 namespace batteries::statistics {
 namespace {
+
+using testing::hex_double;
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
@@ -138,12 +141,6 @@ struct Call {
   std::optional<std::size_t> other;  // y, or the weights
   std::vector<std::string> args;     // f<float.hex>, i<decimal>, h<hex of a UTF-8 string>
 };
-
-std::string hex_double(double x) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%a", x);
-  return buffer;
-}
 
 std::string f_arg(double x) { return std::string("f").append(hex_double(x)); }
 std::string i_arg(std::int64_t x) { return std::string("i").append(std::to_string(x)); }

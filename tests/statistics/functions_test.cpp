@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "floats.hpp"
 #include "python.hpp"
 #include "raises.hpp"
 
@@ -26,13 +27,10 @@ namespace {
 constexpr double kInf = std::numeric_limits<double>::infinity();
 const double kNan = std::numeric_limits<double>::quiet_NaN();
 
-/// Bitwise equality, with every NaN equal to every other.
-bool same(double a, double b) {
-  return (std::isnan(a) && std::isnan(b)) ||
-         std::bit_cast<std::uint64_t>(a) == std::bit_cast<std::uint64_t>(b);
-}
+using batteries::testing::hex_double;
+using batteries::testing::same_bits;
 
-#define EXPECT_SAME(a, b) EXPECT_PRED2(same, a, b)
+#define EXPECT_SAME(a, b) EXPECT_PRED2(same_bits, a, b)
 
 /// A call's outcome as text: the result in hex, or the name of the exception it raised.
 template <class F>
@@ -55,12 +53,6 @@ std::string from_python(const std::string& token) {
     return token;
   }
   return outcome([&] { return std::strtod(token.c_str(), nullptr); });
-}
-
-std::string hex(double x) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%a", x);
-  return buf;
 }
 
 /// Data sets whose exact sums are hard: mixed magnitudes, cancellation, subnormals, huge values.
@@ -107,7 +99,7 @@ TEST(StatisticsExact, SumsAreCorrectlyRoundedLikeFsum) {
   for (const auto& v : sets) {
     script += "[";
     for (const double x : v) {
-      script += "float.fromhex('" + hex(x) + "'),";
+      script += "float.fromhex('" + hex_double(x) + "'),";
     }
     script += "],\n";
     st::detail::ExactSum sum;
@@ -162,7 +154,7 @@ TEST(StatisticsExact, VarianceOfHardSetsMatchesPython) {
   for (const auto& v : sets) {
     script += "[";
     for (const double x : v) {
-      script += "float.fromhex('" + hex(x) + "'),";
+      script += "float.fromhex('" + hex_double(x) + "'),";
     }
     script += "],\n";
   }
@@ -203,7 +195,7 @@ TEST(StatisticsExact, LongTwoInputSumsMatchPython) {
     for (const auto& v : *sets) {
       script += "[";
       for (const double x : v) {
-        script += "float.fromhex('" + hex(x) + "'),";
+        script += "float.fromhex('" + hex_double(x) + "'),";
       }
       script += "],\n";
     }

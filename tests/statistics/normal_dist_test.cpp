@@ -16,6 +16,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "floats.hpp"
 #include "python.hpp"
 #include "raises.hpp"
 
@@ -25,10 +26,7 @@ namespace {
 constexpr double k_inf = std::numeric_limits<double>::infinity();
 const double k_nan = std::numeric_limits<double>::quiet_NaN();
 
-bool same_bits(double a, double b) {
-  return (std::isnan(a) && std::isnan(b)) ||
-         std::bit_cast<std::uint64_t>(a) == std::bit_cast<std::uint64_t>(b);
-}
+using batteries::testing::same_bits;
 
 // Compile-time use: the value parts are constexpr.
 static_assert(NormalDist().mean() == 0.0 && NormalDist().stdev() == 1.0);
