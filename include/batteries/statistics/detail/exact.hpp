@@ -42,6 +42,32 @@ inline void spread_digits(std::int64_t* chunk, UInt128 v, unsigned bit, bool neg
   }
 }
 
+/// Passes carries up a chunk array so that every chunk but the top one is a digit in
+/// [0, 2^32); the top one keeps the sign.
+inline void carry_digits(std::int64_t* chunk, int count) noexcept {
+  for (int i = 0; i < count - 1; ++i) {
+    const std::int64_t up = chunk[i] >> 32;  // floor division: keeps the digit >= 0
+    chunk[i] -= up * (std::int64_t{1} << 32);
+    chunk[i + 1] += up;
+  }
+}
+
+/// A finite double as significand * 2^(pos - 1074): significand below 2^53, pos below 2046.
+struct Decoded {
+  std::uint64_t significand;
+  unsigned pos;
+};
+
+/// Decodes a finite double (the exponent field must not be all ones).
+inline Decoded decode_finite(std::uint64_t bits) noexcept {
+  std::uint64_t exp = (bits >> 52) & 0x7FF;
+  std::uint64_t mant = bits & ((std::uint64_t{1} << 52) - 1);
+  // A normal number is (2^52 + mant) * 2^(exp - 1075); a subnormal mant * 2^-1074.
+  mant |= static_cast<std::uint64_t>(exp != 0) << 52;
+  exp += static_cast<std::uint64_t>(exp == 0);
+  return {mant, static_cast<unsigned>(exp - 1)};
+}
+
 /// Exact sum of doubles, with Python's bookkeeping of NaNs and infinities on the side.
 class ExactSum {
  public:
@@ -56,18 +82,13 @@ class ExactSum {
   /// Adds x exactly. NaN and infinities are only noted.
   void add(double x) noexcept {
     const std::uint64_t bits = std::bit_cast<std::uint64_t>(x);
-    std::uint64_t exp = (bits >> 52) & 0x7FF;
-    std::uint64_t mant = bits & ((std::uint64_t{1} << 52) - 1);
-    if (exp == 0x7FF) [[unlikely]] {
-      m_flags |= mant != 0 ? kNan : (bits >> 63) != 0 ? kNegInf : kPosInf;
+    if (((bits >> 52) & 0x7FF) == 0x7FF) [[unlikely]] {
+      m_flags |= (bits << 12) != 0 ? kNan : (bits >> 63) != 0 ? kNegInf : kPosInf;
       return;
     }
-    // A normal number is (2^52 + mant) * 2^(exp - 1075); a subnormal mant * 2^-1074.
-    mant |= static_cast<std::uint64_t>(exp != 0) << 52;
-    exp += static_cast<std::uint64_t>(exp == 0);
-    const std::uint64_t pos = exp - 1;
-    const unsigned shift = static_cast<unsigned>(pos & 31);
-    const std::uint64_t index = pos >> 5;
+    const auto [mant, pos] = decode_finite(bits);
+    const unsigned shift = pos & 31;
+    const unsigned index = pos >> 5;
     const auto low = static_cast<std::int64_t>((mant << shift) & 0xFFFFFFFFu);
     const auto high = static_cast<std::int64_t>(mant >> (32 - shift));
     const std::int64_t sign = static_cast<std::int64_t>(bits) >> 63;  // 0 or -1
@@ -100,11 +121,7 @@ class ExactSum {
 
   /// Passes carries up so that every chunk but the top one is a digit in [0, 2^32).
   void carry() noexcept {
-    for (int i = 0; i < kChunks - 1; ++i) {
-      const std::int64_t up = m_chunk[i] >> 32;  // floor division: keeps the digit >= 0
-      m_chunk[i] -= up * (std::int64_t{1} << 32);
-      m_chunk[i + 1] += up;
-    }
+    carry_digits(m_chunk, kChunks);
     m_room = kRoom;
   }
 
@@ -161,11 +178,7 @@ class WideSum {
   }
 
   void carry() noexcept {
-    for (int i = 0; i < kChunks - 1; ++i) {
-      const std::int64_t up = m_chunk[i] >> 32;
-      m_chunk[i] -= up * (std::int64_t{1} << 32);
-      m_chunk[i + 1] += up;
-    }
+    carry_digits(m_chunk, kChunks);
     m_room = kRoom;
   }
 
@@ -207,15 +220,12 @@ class SquareSum {
  private:
   void add_wide(double x) noexcept {
     const std::uint64_t bits = std::bit_cast<std::uint64_t>(x);
-    std::uint64_t exp = (bits >> 52) & 0x7FF;
-    std::uint64_t mant = bits & ((std::uint64_t{1} << 52) - 1);
-    if (exp == 0x7FF) {
+    if (((bits >> 52) & 0x7FF) == 0x7FF) {
       m_fast.add(std::fabs(x));  // only noted: NaN, or +inf (a square is never negative)
       return;
     }
-    mant |= static_cast<std::uint64_t>(exp != 0) << 52;
-    exp += static_cast<std::uint64_t>(exp == 0);
-    m_wide.add_square(mant, static_cast<unsigned>(exp - 1));
+    const auto [mant, pos] = decode_finite(bits);
+    m_wide.add_square(mant, pos);
   }
 
   ExactSum m_fast;
