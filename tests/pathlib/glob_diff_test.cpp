@@ -45,27 +45,13 @@ using testing::printable;
 using testing::remove_tree;
 using testing::ScopedCwd;
 using testing::ScopedPython;
+using testing::split;
 using testing::to_hex;
 using testing::write_file;
 
 // ---- the file system through the C library ----
 
 // ---- encoding ----
-
-std::vector<std::string> split(std::string_view text, char sep) {
-  std::vector<std::string> out;
-  std::string current;
-  for (const char c : text) {
-    if (c == sep) {
-      out.push_back(std::move(current));
-      current.clear();
-    } else {
-      current += c;
-    }
-  }
-  out.push_back(std::move(current));
-  return out;
-}
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> out = split(text, '\n');

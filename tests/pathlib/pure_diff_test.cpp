@@ -35,24 +35,10 @@ using testing::from_hex;
 using testing::printable;
 std::string show(std::string_view text) { return printable(text); }
 using testing::ScopedPython;
+using testing::split;
 using testing::to_hex;
 
 // ---- encoding ----
-
-std::vector<std::string> split(const std::string& text, char sep) {
-  std::vector<std::string> out;
-  std::string current;
-  for (const char c : text) {
-    if (c == sep) {
-      out.push_back(std::move(current));
-      current.clear();
-    } else {
-      current += c;
-    }
-  }
-  out.push_back(std::move(current));
-  return out;
-}
 
 // The field values, encoded as the Python side's ev() encodes them.
 std::string text(std::string_view value) { return std::string("=").append(value); }

@@ -189,4 +189,19 @@ std::string printable(std::string_view bytes) {
   return out;
 }
 
+std::vector<std::string> split(std::string_view text, char sep) {
+  std::vector<std::string> out;
+  std::string current;
+  for (const char c : text) {
+    if (c == sep) {
+      out.push_back(std::move(current));
+      current.clear();
+    } else {
+      current += c;
+    }
+  }
+  out.push_back(std::move(current));
+  return out;
+}
+
 }  // namespace batteries::testing

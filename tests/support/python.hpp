@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "fs.hpp"
 
@@ -32,6 +33,10 @@ class ScopedPython : public ScopedEnv {
 /// nullopt for text that is not hex.
 std::string to_hex(std::string_view bytes);
 std::optional<std::string> from_hex(std::string_view hex);
+
+/// Text cut at every sep, empty pieces kept (Python's str.split(sep)), for reading a script's
+/// output.
+std::vector<std::string> split(std::string_view text, char sep);
 
 /// Bytes for a failure message: printable ASCII as it is, '\\' doubled, the rest as \xNN.
 std::string printable(std::string_view bytes);
