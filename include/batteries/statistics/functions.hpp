@@ -299,14 +299,7 @@ using MomentsFor = std::conditional_t<std::is_floating_point_v<std::ranges::rang
 /// Sums of squared deviations from a given centre: exact integers when the data and the
 /// centre are integers, else the exact sum of the rounded float squares, as Python computes
 /// (x - c) * (x - c).
-struct FloatDeviations {
-  ExactSum sum;
-  std::uint64_t count = 0;
-  void merge(const FloatDeviations& other) noexcept {
-    sum.merge(other.sum);
-    count += other.count;
-  }
-};
+using FloatDeviations = FloatTotal;
 
 struct IntDeviations {
   IntSquareSum sum;
@@ -456,37 +449,13 @@ inline double finish_mean(const IntTotal& t) {
   return exact_mean(t.sum, t.count);
 }
 
-/// math.fsum over Python's float values of the data, and the count.
-struct Fsum {
-  ExactSum sum;
-  std::uint64_t count = 0;
-  void merge(const Fsum& other) noexcept {
-    sum.merge(other.sum);
-    count += other.count;
-  }
-};
-
-template <class It, class S>
-void add_floats(Fsum& f, It first, S last) {
-  if constexpr (std::contiguous_iterator<It> && std::sized_sentinel_for<S, It> &&
-                std::is_same_v<std::iter_value_t<It>, double>) {
-    FloatTotal t;
-    add_values(t, first, last);
-    f.sum.merge(t.sum);
-    f.count += t.count;
-  } else {
-    for (; first != last; ++first) {
-      f.sum.add(to_double(*first));
-      ++f.count;
-    }
-  }
-}
-
+/// math.fsum's exact sum of Python's float values of the data (integers rounded to double
+/// first, as fsum rounds them), and the count.
 template <class R>
-Fsum fsum_of(R&& data) {
-  Fsum f;
-  add_floats(f, std::ranges::begin(data), std::ranges::end(data));
-  return f;
+FloatTotal fsum_of(R&& data) {
+  FloatTotal total;
+  add_values(total, std::ranges::begin(data), std::ranges::end(data));
+  return total;
 }
 
 /// Python's x * w for two Numbers, as the float fsum would see: exact for two integers and
@@ -760,12 +729,12 @@ TotalFor<R> parallel_total(R&& data) {
 }
 
 template <class R>
-Fsum parallel_fsum(R&& data) {
-  return parallel_accumulate<Fsum>(
-      data, [](auto& acc, auto first, auto last) { add_floats(acc, first, last); });
+FloatTotal parallel_fsum(R&& data) {
+  return parallel_accumulate<FloatTotal>(
+      data, [](auto& acc, auto first, auto last) { add_values(acc, first, last); });
 }
 
-inline double finish_fmean(const Fsum& f) {
+inline double finish_fmean(const FloatTotal& f) {
   const double total = fsum_result(f.sum);
   if (f.count == 0) {
     throw StatisticsError("fmean requires at least one data point");
