@@ -513,6 +513,7 @@ class Ordered {
           if (x == 0) {
             m_zero_signs.push_back(std::signbit(x));
           }
+          m_negatives += x < 0 ? 1 : 0;
         }
       }
       const auto nan_begin =
@@ -540,11 +541,7 @@ class Ordered {
     const T x = m_values[k];
     if constexpr (std::is_floating_point_v<T>) {
       if (x == 0 && !m_zero_signs.empty()) {
-        std::size_t below = 0;
-        for (std::size_t i = 0; i < m_ordered; ++i) {
-          below += m_values[i] < 0 ? 1 : 0;
-        }
-        return m_zero_signs[k - below] ? T(-0.0) : T(0.0);
+        return m_zero_signs[k - m_negatives] ? T(-0.0) : T(0.0);
       }
     }
     return x;
@@ -576,8 +573,9 @@ class Ordered {
   }
 
   std::vector<T> m_values;
-  std::size_t m_ordered = 0;  // values before this index are not NaN
-  std::vector<bool> m_zero_signs;
+  std::size_t m_ordered = 0;       // values before this index are not NaN
+  std::vector<bool> m_zero_signs;  // in input order, when zeros of both signs are there
+  std::size_t m_negatives = 0;     // values below zero, counted along with m_zero_signs
 };
 
 /// Python's (a + b) / 2 for the two middle values.
