@@ -689,7 +689,7 @@ struct DeviationSums {
 };
 
 template <bool kSquares, class Acc, class X, class Y>
-void add_deviations(Acc& xy, Acc& xx, Acc& yy, X&& x, Y&& y, double xbar, double ybar) {
+void add_paired_deviations(Acc& xy, Acc& xx, Acc& yy, X&& x, Y&& y, double xbar, double ybar) {
   auto yi = std::ranges::begin(y);
   for (auto&& xi : x) {
     const double dx = to_double(xi) - xbar;
@@ -710,12 +710,12 @@ DeviationSums deviation_sums(X&& x, Y&& y, double xbar, double ybar, std::size_t
     BinnedSum xy;
     BinnedSum xx;
     BinnedSum yy;
-    add_deviations<kSquares>(xy, xx, yy, x, y, xbar, ybar);
+    add_paired_deviations<kSquares>(xy, xx, yy, x, y, xbar, ybar);
     xy.finish(sums.xy);
     xx.finish(sums.xx);
     yy.finish(sums.yy);
   } else {
-    add_deviations<kSquares>(sums.xy, sums.xx, sums.yy, x, y, xbar, ybar);
+    add_paired_deviations<kSquares>(sums.xy, sums.xx, sums.yy, x, y, xbar, ybar);
   }
   return sums;
 }
