@@ -17,4 +17,8 @@ struct Command {
 /// `batteries info`: the version, the compiler and the backends this build has.
 Command add_info(CLI::App& app);
 
+/// `batteries tracemalloc`: runs a program with the tracemalloc agent preloaded, and
+/// `batteries tracemalloc show` prints a snapshot's top allocation sites.
+Command add_tracemalloc(CLI::App& app);
+
 }  // namespace batteries::cli

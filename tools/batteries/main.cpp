@@ -18,6 +18,7 @@ int main(int argc, char** argv) try {
 
   const std::vector<batteries::cli::Command> commands = {
       batteries::cli::add_info(app),
+      batteries::cli::add_tracemalloc(app),
   };
 
   try {
