@@ -11,8 +11,13 @@
 
 int main(int argc, char** argv) {
   const std::map<std::string, std::function<void()>> sections = {
-      {"errors", tour::errors},   {"asyncio", tour::asyncio},     {"enum", tour::enum_},
-      {"pathlib", tour::pathlib}, {"selectors", tour::selectors}, {"statistics", tour::statistics},
+      {"errors", tour::errors},
+      {"asyncio", tour::asyncio},
+      {"enum", tour::enum_},
+      {"pathlib", tour::pathlib},
+      {"selectors", tour::selectors},
+      {"statistics", tour::statistics},
+      {"tracemalloc", tour::tracemalloc},
   };
   fmt::print("batteries {}: a tour of Python's batteries in C++20\n", batteries::version);
   try {

@@ -16,5 +16,6 @@ void enum_();  // `enum` is a C++ keyword
 void pathlib();
 void selectors();
 void statistics();
+void tracemalloc();
 
 }  // namespace tour
