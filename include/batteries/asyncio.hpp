@@ -8,6 +8,7 @@
 //   asyncio/taskgroups.hpp  TaskGroup and task_group()
 //   asyncio/locks.hpp       Event, Lock, Semaphore, BoundedSemaphore, Condition, Barrier
 //   asyncio/queues.hpp      Queue, PriorityQueue, LifoQueue
+//   asyncio/sockets.hpp     Socket, socketpair, sock_recv/sendall/connect/accept, getaddrinfo
 //   asyncio/threads.hpp     to_thread, run_in_executor, ThreadPoolExecutor,
 //                           run_coroutine_threadsafe
 //
@@ -19,6 +20,7 @@
 #include "batteries/asyncio/loop.hpp"
 #include "batteries/asyncio/locks.hpp"
 #include "batteries/asyncio/queues.hpp"
+#include "batteries/asyncio/sockets.hpp"
 #include "batteries/asyncio/task.hpp"
 #include "batteries/asyncio/taskgroups.hpp"
 #include "batteries/asyncio/tasks.hpp"
