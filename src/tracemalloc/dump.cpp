@@ -212,41 +212,28 @@ void write_tables(DumpWriter& w, const SnapshotData& data, const DumpTables& t) 
   const RawSnapshot& raw = data.raw;
   w.header();
 
-  w.begin_section(Section::kMeta);
-  w.u64(raw.pid);
-  w.u64(static_cast<std::uint64_t>(data.traceback_limit));
-  w.u64(raw.sample_rate);
-  w.u64(raw.traced_current);
-  w.u64(raw.traced_peak);
-  w.f64(raw.time);
-  w.end_section();
+  put_meta(w, raw.pid, static_cast<std::uint64_t>(data.traceback_limit), raw.sample_rate,
+           raw.traced_current, raw.traced_peak, raw.time);
 
   w.begin_section(Section::kModules);
   w.u32(static_cast<std::uint32_t>(raw.modules.size()));
   for (const ModuleInfo& m : raw.modules) {
-    w.str(m.path);
-    w.u64(m.bias);
-    w.u64(m.start);
-    w.u64(m.end);
-    w.str(m.build_id);
+    put_module(w, m.path, m.bias, m.start, m.end, m.build_id);
   }
   w.end_section();
 
   w.begin_section(Section::kTracebacks);
   w.u32(static_cast<std::uint32_t>(t.tracebacks->size()));
   for (const RawTraceback& tb : *t.tracebacks) {
-    w.u32(tb.total_nframe);
-    w.u32(static_cast<std::uint32_t>(tb.frames.size()));
-    for (const std::uint64_t address : tb.frames) w.u64(address);
+    put_traceback(w, tb.total_nframe, tb.frames.data(),
+                  static_cast<std::uint32_t>(tb.frames.size()));
   }
   w.end_section();
 
   w.begin_section(Section::kTraces);
   w.u64(t.traces->size());
   for (const RawTrace& trace : *t.traces) {
-    w.u32(trace.domain);
-    w.u64(trace.size);
-    w.u32(trace.traceback);
+    put_trace(w, trace.domain, trace.size, trace.traceback);
   }
   w.end_section();
 

@@ -77,6 +77,19 @@ class DumpWriter {
   unsigned char m_buf[1 << 16];
 };
 
+/// The encoding of the sections' contents, shared by the two writers: the agent's, from the
+/// live tables (tracer_write_dump, without allocating) and write_dump's, from a SnapshotData.
+/// put_meta writes the whole kMeta section; the others write one entry of their section.
+void put_meta(DumpWriter& w, std::uint64_t pid, std::uint64_t traceback_limit,
+              std::uint64_t sample_rate, std::uint64_t traced_current, std::uint64_t traced_peak,
+              double time) noexcept;
+void put_module(DumpWriter& w, std::string_view path, std::uint64_t bias, std::uint64_t start,
+                std::uint64_t end, std::string_view build_id) noexcept;
+void put_traceback(DumpWriter& w, std::uint32_t total_nframe, const std::uint64_t* frames,
+                   std::uint32_t n) noexcept;
+void put_trace(DumpWriter& w, std::uint32_t domain, std::uint64_t size,
+               std::uint32_t traceback) noexcept;
+
 /// zlib's crc32 over any length (crc32() itself takes a uInt length). Starts from 0.
 std::uint32_t crc_update(std::uint32_t crc, const unsigned char* p, std::size_t n) noexcept;
 

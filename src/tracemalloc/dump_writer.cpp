@@ -180,4 +180,40 @@ bool DumpWriter::finish() noexcept {
   return ok();
 }
 
+void put_meta(DumpWriter& w, std::uint64_t pid, std::uint64_t traceback_limit,
+              std::uint64_t sample_rate, std::uint64_t traced_current, std::uint64_t traced_peak,
+              double time) noexcept {
+  w.begin_section(Section::kMeta);
+  w.u64(pid);
+  w.u64(traceback_limit);
+  w.u64(sample_rate);
+  w.u64(traced_current);
+  w.u64(traced_peak);
+  w.f64(time);
+  w.end_section();
+}
+
+void put_module(DumpWriter& w, std::string_view path, std::uint64_t bias, std::uint64_t start,
+                std::uint64_t end, std::string_view build_id) noexcept {
+  w.str(path);
+  w.u64(bias);
+  w.u64(start);
+  w.u64(end);
+  w.str(build_id);
+}
+
+void put_traceback(DumpWriter& w, std::uint32_t total_nframe, const std::uint64_t* frames,
+                   std::uint32_t n) noexcept {
+  w.u32(total_nframe);
+  w.u32(n);
+  for (std::uint32_t i = 0; i < n; ++i) w.u64(frames[i]);
+}
+
+void put_trace(DumpWriter& w, std::uint32_t domain, std::uint64_t size,
+               std::uint32_t traceback) noexcept {
+  w.u32(domain);
+  w.u64(size);
+  w.u32(traceback);
+}
+
 }  // namespace batteries::tracemalloc::detail

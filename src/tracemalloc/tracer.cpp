@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstring>
 #include <ctime>
+#include <type_traits>
 #include <unordered_map>
 
 #include <batteries/tracemalloc/tracing.hpp>
@@ -24,9 +25,9 @@
 #include "dump.hpp"
 #include "hot.hpp"
 
-// Return addresses go into dumps as raw words, read back as little-endian u64.
-static_assert(sizeof(std::uintptr_t) == 8 && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
-              "the tracer writes 64-bit little-endian addresses");
+// Interned return addresses go to put_traceback() as they are: a 64-bit address space.
+static_assert(std::is_same_v<std::uintptr_t, std::uint64_t>,
+              "the tracer stores return addresses as 64-bit words");
 
 namespace batteries::tracemalloc::detail {
 
@@ -1188,15 +1189,11 @@ bool tracer_write_dump(DumpWriter& writer, std::uint64_t pid, bool from_signal) 
   }
 
   writer.header();
-  writer.begin_section(Section::kMeta);
-  writer.u64(pid);
-  writer.u64(g_limit.load(std::memory_order_relaxed));
-  writer.u64(g_rate.load(std::memory_order_relaxed));
   std::int64_t current = current_bytes();
-  writer.u64(std::uint64_t(current));
-  writer.u64(std::uint64_t(std::max(current, g_peak.load(std::memory_order_relaxed))));
-  writer.f64(double(::time(nullptr)));
-  writer.end_section();
+  put_meta(writer, pid, g_limit.load(std::memory_order_relaxed),
+           g_rate.load(std::memory_order_relaxed), std::uint64_t(current),
+           std::uint64_t(std::max(current, g_peak.load(std::memory_order_relaxed))),
+           double(::time(nullptr)));
 
   // Modules: counted first, then written, without allocating.
   struct ModuleCount {
@@ -1224,20 +1221,13 @@ bool tracer_write_dump(DumpWriter& writer, std::uint64_t pid, bool from_signal) 
           return 0;
         }
         --st.left;
-        st.w->str(m.path);
-        st.w->u64(m.bias);
-        st.w->u64(m.start);
-        st.w->u64(m.end);
-        st.w->str(std::string_view(reinterpret_cast<const char*>(m.build_id), m.build_id_size));
+        put_module(*st.w, m.path, m.bias, m.start, m.end,
+                   std::string_view(reinterpret_cast<const char*>(m.build_id), m.build_id_size));
         return 0;
       },
       &mw);
   for (; mw.left != 0; --mw.left) {  // a module unloaded between the two passes
-    writer.str("");
-    writer.u64(0);
-    writer.u64(0);
-    writer.u64(0);
-    writer.str("");
+    put_module(writer, "", 0, 0, 0, "");
   }
   writer.end_section();
 
@@ -1250,15 +1240,12 @@ bool tracer_write_dump(DumpWriter& writer, std::uint64_t pid, bool from_signal) 
     std::uint32_t written = 0;
     g_interned.arena.for_each([&](const Tb& tb) {
       if (written < ntb) {
-        writer.u32(tb.total);
-        writer.u32(tb.n);
-        writer.bytes(tb.frames(), tb.n * sizeof(std::uintptr_t));
+        put_traceback(writer, tb.total, tb.frames(), tb.n);
         ++written;
       }
     });
     for (; written < ntb; ++written) {
-      writer.u32(kNoTotal);
-      writer.u32(0);
+      put_traceback(writer, kNoTotal, nullptr, 0);
     }
   }
   writer.end_section();
@@ -1282,9 +1269,7 @@ bool tracer_write_dump(DumpWriter& writer, std::uint64_t pid, bool from_signal) 
     for (std::size_t j = 0; j < g_shards[i].capacity; ++j) {
       const Entry& e = g_shards[i].slots[j];
       if (e.state == kFull && e.tb->id < ntb) {
-        writer.u32(e.domain);
-        writer.u64(e.size);
-        writer.u32(e.tb->id);
+        put_trace(writer, e.domain, e.size, e.tb->id);
       }
     }
   }
