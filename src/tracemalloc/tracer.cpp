@@ -531,6 +531,29 @@ bool erase(std::uintptr_t key, Domain domain, std::uint64_t* size, const Tb** tb
   return true;
 }
 
+/// Marks this thread as inside the tracer for a scope: what it allocates meanwhile is not
+/// traced. Nests.
+class BusyScope {
+ public:
+  BusyScope() noexcept : m_was(t_state.busy) { t_state.busy = true; }
+  ~BusyScope() { t_state.busy = m_was; }
+  BusyScope(const BusyScope&) = delete;
+  BusyScope& operator=(const BusyScope&) = delete;
+
+ private:
+  bool m_was;
+};
+
+/// Marks this thread as holding tracer locks for a scope: its frees then skip the tables,
+/// whose locks it would wait on itself.
+class LocksHeldScope {
+ public:
+  LocksHeldScope() noexcept { t_state.locks_held = true; }
+  ~LocksHeldScope() { t_state.locks_held = false; }
+  LocksHeldScope(const LocksHeldScope&) = delete;
+  LocksHeldScope& operator=(const LocksHeldScope&) = delete;
+};
+
 void lock_all() noexcept {
   g_interned.lock.lock();
   for (Shard& s : g_shards) {
@@ -545,6 +568,17 @@ void unlock_all() noexcept {
   g_interned.lock.unlock();
 }
 
+/// Holds every lock of the tracer for a scope.
+class AllLocked {
+ public:
+  AllLocked() noexcept { lock_all(); }
+  ~AllLocked() { unlock_all(); }
+  AllLocked(const AllLocked&) = delete;
+  AllLocked& operator=(const AllLocked&) = delete;
+
+ private:
+  LocksHeldScope m_held;  // constructed before lock_all(), destroyed after unlock_all()
+};
 /// Forgets every trace and traceback; call with every lock held.
 void clear_locked() noexcept {
   for (Shard& s : g_shards) {
@@ -893,10 +927,8 @@ void on_free(void* ptr) noexcept {
   if (ptr == nullptr || t.locks_held) {
     return;
   }
-  bool was_busy = t.busy;
-  t.busy = true;
+  BusyScope scope;
   erase(reinterpret_cast<std::uintptr_t>(ptr), kDefaultDomain, nullptr, nullptr);
-  t.busy = was_busy;
 }
 
 TakenTrace take_trace(void* ptr) noexcept {
@@ -905,13 +937,11 @@ TakenTrace take_trace(void* ptr) noexcept {
   if (ptr == nullptr || t.locks_held) {
     return taken;
   }
-  bool was_busy = t.busy;
-  t.busy = true;
+  BusyScope scope;
   taken.generation = g_generation.load(std::memory_order_acquire);
   const Tb* tb = nullptr;
   taken.found = erase(reinterpret_cast<std::uintptr_t>(ptr), kDefaultDomain, &taken.size, &tb);
   taken.traceback = tb;
-  t.busy = was_busy;
   return taken;
 }
 
@@ -919,11 +949,9 @@ void restore_trace(void* ptr, const TakenTrace& taken) noexcept {
   if (!taken.found || t_state.locks_held) {
     return;
   }
-  bool was_busy = t_state.busy;
-  t_state.busy = true;
+  BusyScope scope;
   insert(reinterpret_cast<std::uintptr_t>(ptr), kDefaultDomain, taken.size,
          static_cast<const Tb*>(taken.traceback), taken.generation);
-  t_state.busy = was_busy;
 }
 
 // ---- The API's side --------------------------------------------------------------------------
@@ -981,8 +1009,7 @@ void initialize() noexcept {
 }  // namespace
 
 void tracer_start(std::size_t nframes, std::uint64_t sample_rate) noexcept {
-  bool was_busy = busy();
-  busy() = true;
+  BusyScope scope;
   initialize();
   g_limit.store(std::clamp<std::size_t>(nframes, 1, kMaxFrames), std::memory_order_relaxed);
   if (g_rate.exchange(sample_rate, std::memory_order_relaxed) != sample_rate) {
@@ -992,8 +1019,7 @@ void tracer_start(std::size_t nframes, std::uint64_t sample_rate) noexcept {
       g_mode.exchange(sample_rate != 0 ? kModeSampling : kModeFull, std::memory_order_seq_cst);
   if (sample_rate != 0 && before != kModeSampling) {
     // Blocks traced so far were not counted in the filter that free() consults.
-    t_state.locks_held = true;
-    lock_all();
+    AllLocked locked;
     for (auto& counter : g_filter) {
       counter.store(0, std::memory_order_relaxed);
     }
@@ -1004,10 +1030,7 @@ void tracer_start(std::size_t nframes, std::uint64_t sample_rate) noexcept {
         }
       }
     }
-    unlock_all();
-    t_state.locks_held = false;
   }
-  busy() = was_busy;
 }
 
 void tracer_stop() noexcept {
@@ -1027,28 +1050,15 @@ std::pair<std::size_t, std::size_t> tracer_traced_memory() noexcept {
 void tracer_reset_peak() noexcept { g_peak.store(current_bytes(), std::memory_order_relaxed); }
 
 void tracer_clear() noexcept {
-  bool was_busy = busy();
-  busy() = true;
-  t_state.locks_held = true;
-  lock_all();
+  BusyScope scope;
+  AllLocked locked;
   clear_locked();
-  unlock_all();
-  t_state.locks_held = false;
-  busy() = was_busy;
 }
 
 std::size_t tracer_memory() noexcept { return g_own_memory.load(std::memory_order_relaxed); }
 
 RawSnapshot tracer_snapshot() {
-  bool was_busy = busy();
-  busy() = true;
-  struct Restore {
-    bool was;
-    ~Restore() {
-      t_state.locks_held = false;
-      busy() = was;
-    }
-  } restore{was_busy};
+  BusyScope scope;
   RawSnapshot raw;
   raw.pid = std::uint64_t(::getpid());
   raw.traceback_limit = g_limit.load(std::memory_order_relaxed);
@@ -1061,11 +1071,10 @@ RawSnapshot tracer_snapshot() {
   raw.traces.reserve(live + live / 8 + 16);
   std::vector<const Tb*> used;
   std::unordered_map<const Tb*, std::uint32_t> index;
-  // Allocating while every lock is held is safe: this thread is busy, so its allocations are
-  // not traced and its frees skip the table.
-  t_state.locks_held = true;
-  lock_all();
-  try {
+  {
+    // Allocating while every lock is held is safe: this thread is busy, so its allocations are
+    // not traced and its frees skip the tables.
+    AllLocked locked;
     for (Shard& s : g_shards) {
       for (std::size_t i = 0; i < s.capacity; ++i) {
         const Entry& e = s.slots[i];
@@ -1087,19 +1096,13 @@ RawSnapshot tracer_snapshot() {
     std::int64_t current = current_bytes();
     raw.traced_current = std::uint64_t(current);
     raw.traced_peak = std::uint64_t(std::max(current, g_peak.load(std::memory_order_relaxed)));
-  } catch (...) {
-    unlock_all();
-    throw;
   }
-  unlock_all();
-  t_state.locks_held = false;
   raw.modules = collect_modules();
   return raw;
 }
 
 bool tracer_traceback_of(Domain domain, std::uintptr_t ptr, RawTraceback& out) {
-  bool was_busy = busy();
-  busy() = true;
+  BusyScope scope;
   std::uint64_t h = key_hash(ptr, domain);
   Shard& s = shard_for(ptr, domain);
   std::uintptr_t frames[kStackFrames];
@@ -1114,7 +1117,6 @@ bool tracer_traceback_of(Domain domain, std::uintptr_t ptr, RawTraceback& out) {
     total = e->tb->total;
   }
   s.lock.unlock();
-  busy() = was_busy;
   if (found) {
     out.frames.assign(frames, frames + n);
     out.total_nframe = total;
@@ -1127,10 +1129,8 @@ bool tracer_track(Domain domain, std::uintptr_t ptr, std::size_t size, std::uint
   if (!tracing()) {
     return false;
   }
-  bool was_busy = busy();
-  busy() = true;
+  BusyScope scope;
   record(reinterpret_cast<void*>(ptr), domain, size, ret, fp);
-  busy() = was_busy;
   return true;
 }
 
@@ -1138,10 +1138,8 @@ bool tracer_untrack(Domain domain, std::uintptr_t ptr) noexcept {
   if (!tracing()) {
     return false;
   }
-  bool was_busy = busy();
-  busy() = true;
+  BusyScope scope;
   erase(ptr, domain, nullptr, nullptr);
-  busy() = was_busy;
   return true;
 }
 
@@ -1164,11 +1162,10 @@ std::vector<ModuleInfo> collect_modules() {
 }
 
 bool tracer_write_dump(DumpWriter& writer, std::uint64_t pid, bool from_signal) noexcept {
-  bool was_busy = busy();
-  busy() = true;
+  BusyScope scope;
+  LocksHeldScope held;
   bool locked[kShards] = {};
   bool interned_locked = false;
-  t_state.locks_held = true;
   if (from_signal) {
     // Bounded tries: the interrupted code may hold a lock and never give it back.
     for (int attempt = 0; attempt < 1000 && !interned_locked; ++attempt) {
@@ -1284,8 +1281,6 @@ bool tracer_write_dump(DumpWriter& writer, std::uint64_t pid, bool from_signal) 
   if (interned_locked) {
     g_interned.lock.unlock();
   }
-  t_state.locks_held = false;
-  busy() = was_busy;
   return ok;
 }
 
