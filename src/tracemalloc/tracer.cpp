@@ -1103,24 +1103,23 @@ RawSnapshot tracer_snapshot() {
 
 bool tracer_traceback_of(Domain domain, std::uintptr_t ptr, RawTraceback& out) {
   BusyScope scope;
+  out.frames = {};  // freed here: under the lock below, the copy only allocates
   std::uint64_t h = key_hash(ptr, domain);
   Shard& s = shard_for(ptr, domain);
-  std::uintptr_t frames[kStackFrames];
-  std::size_t n = 0;
-  std::uint32_t total = kNoTotal;
   bool found = false;
   s.lock.lock();
-  if (const Entry* e = find(s, h, ptr, domain)) {
-    found = true;
-    n = std::min<std::size_t>(e->tb->n, kStackFrames);
-    std::memcpy(frames, e->tb->frames(), n * sizeof(std::uintptr_t));
-    total = e->tb->total;
+  try {
+    LocksHeldScope held;
+    if (const Entry* e = find(s, h, ptr, domain)) {
+      found = true;
+      out.frames.assign(e->tb->frames(), e->tb->frames() + e->tb->n);
+      out.total_nframe = e->tb->total;
+    }
+  } catch (...) {
+    s.lock.unlock();
+    throw;
   }
   s.lock.unlock();
-  if (found) {
-    out.frames.assign(frames, frames + n);
-    out.total_nframe = total;
-  }
   return found;
 }
 

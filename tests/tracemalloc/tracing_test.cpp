@@ -366,6 +366,18 @@ TEST_F(Tracing, TracebackLimitAndDepth) {
   EXPECT_EQ(recursive, 21u);
   EXPECT_TRUE(tb->total_nframe().has_value());
   std::free(p);
+
+  // Deeper than the 128 frames the tracer captures on its own stack: they live elsewhere,
+  // and get_object_traceback returns them all.
+  p = recurse(150, line);
+  tb = tr::get_object_traceback(p);
+  ASSERT_TRUE(tb.has_value());
+  recursive = 0;
+  for (const tr::Frame& f : *tb) {
+    recursive += f.function.find("recurse") != std::string::npos;
+  }
+  EXPECT_EQ(recursive, 151u);
+  std::free(p);
 }
 
 TEST_F(Tracing, UserDomains) {
