@@ -181,9 +181,9 @@ def main():
     def prog(pairs, threads=1):
         return [program, str(pairs), str(args.depth), str(threads)]
 
-    def batt(*options):
+    def batt(*options, threads=1):
         return lambda tmp, pairs: [batteries, "tracemalloc", *options, "--output",
-                                   os.path.join(tmp, "trace.snap"), "--", *prog(pairs)]
+                                   os.path.join(tmp, "trace.snap"), "--", *prog(pairs, threads)]
 
     configs = [
         Config("plain", "full", lambda tmp, pairs: prog(pairs), True),
@@ -198,10 +198,8 @@ def main():
     # counters, locks that other threads may hold), which a one-thread program never takes.
     configs += [
         Config("plain", "threads", lambda tmp, pairs: prog(pairs, args.threads), True),
-        Config("nframes=1", "threads", lambda tmp, pairs: batt("--nframes", "1")(tmp, pairs)[:-1]
-               + [str(args.threads)], True),
-        Config("nframes=25", "threads", lambda tmp, pairs: batt("--nframes", "25")(tmp, pairs)[:-1]
-               + [str(args.threads)], True),
+        Config("nframes=1", "threads", batt("--nframes", "1", threads=args.threads), True),
+        Config("nframes=25", "threads", batt("--nframes", "25", threads=args.threads), True),
     ]
     configs += [
         Config("plain", "small", lambda tmp, pairs: prog(pairs), True),
