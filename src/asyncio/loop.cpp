@@ -363,6 +363,8 @@ void EventLoop::run_once() {
       m_ready.push_back({&EventLoop::run_handle, state, 0});
     }
   }
+  // Signals hook (signals.cpp): queue the callbacks of the signals that arrived.
+  if (m_signal_mask != 0) process_signals();
 
   const double end = time() + kClockResolution;
   while (!m_timers.empty() && m_timers.front().when < end) {
@@ -420,6 +422,7 @@ void EventLoop::close() {
   if (m_running) throw RuntimeError("Cannot close a running event loop");
   if (m_closed) return;
   m_closed = true;
+  close_signals();  // signals hook (signals.cpp): while the eventfd the handlers write to is open
   drop_ready_queue();
   std::vector<Timer> timers;
   timers.swap(m_timers);

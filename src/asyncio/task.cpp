@@ -250,10 +250,17 @@ void run_main(TaskCore& main, std::optional<bool> debug) {
   }
   EventLoop loop;
   if (debug) loop.set_debug(*debug);
+  // Signals hook (signals.cpp): Ctrl+C cancels main while it runs, as asyncio.Runner does.
+  // The handler goes before the cleanup, as Runner.run restores SIGINT before Runner.close.
+  bool sigint = false;
+  bool interrupted = false;
   try {
     main.start(loop, std::nullopt);
+    sigint = run_sigint_begin(loop, main);
     run_until_done(loop, main);
+    if (sigint) interrupted = run_sigint_end(loop, main);
   } catch (...) {
+    if (sigint) run_sigint_end(loop, main);
     try {
       cancel_all_tasks(loop);
     } catch (...) {
@@ -268,6 +275,7 @@ void run_main(TaskCore& main, std::optional<bool> debug) {
   cancel_all_tasks(loop);
   run_shutdown_default_executor(loop);  // Python's loop.shutdown_default_executor()
   loop.close();
+  if (interrupted) throw KeyboardInterrupt();
 }
 
 }  // namespace detail

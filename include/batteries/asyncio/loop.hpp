@@ -11,6 +11,8 @@
 // Thread-safety: a loop belongs to the thread that runs it. Only call_soon_threadsafe() may
 // be called from other threads; it wakes the loop through an eventfd. Several loops may
 // run at once, one per thread. Handles may be cancelled only from the loop's thread.
+// Signals are process-wide: each signal belongs to at most one loop at a time, whichever
+// thread the kernel delivers it to, and its callback runs in that loop's thread.
 #pragma once
 
 #include <batteries/asyncio/detail/ring.hpp>
@@ -19,6 +21,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -27,6 +30,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -34,6 +38,8 @@ namespace batteries::asyncio {
 
 class EventLoop;
 class ThreadPoolExecutor;
+template <class T>
+class Task;
 
 namespace detail {
 
@@ -93,6 +99,28 @@ struct Ready {
 void release_future(FutureCore* future) noexcept;
 /// close(): frees what a ready-queue entry that will never run holds (future.cpp).
 void drop_ready(const Ready& item) noexcept;
+
+/// asyncio::run()'s Ctrl+C, as Python 3.11's asyncio.Runner (signals.cpp). On the main
+/// thread, when SIGINT's disposition is SIG_DFL and no loop owns SIGINT, makes loop own it
+/// until run_sigint_end(): the first SIGINT cancels main at the loop's next iteration; a
+/// later one restores SIG_DFL at once (in the handler) and makes that iteration raise
+/// KeyboardInterrupt. Returns whether it installed the handler.
+bool run_sigint_begin(EventLoop& loop, TaskCore& main);
+/// After a run_sigint_begin() that returned true: restores the disposition it replaced,
+/// unless add_signal_handler(SIGINT) took the signal over since. Returns whether run() must
+/// raise KeyboardInterrupt: a SIGINT came that the loop did not act on, or main ended
+/// cancelled after a SIGINT and main.uncancel() == 0 (Runner.run's check).
+bool run_sigint_end(EventLoop& loop, TaskCore& main) noexcept;
+
+/// A coroutine function: a callable that returns a Task (add_signal_handler() refuses one at
+/// compile time).
+template <class T>
+inline constexpr bool is_task_result_v = false;
+template <class T>
+inline constexpr bool is_task_result_v<Task<T>> = true;
+template <class F>
+concept coroutine_function =
+    std::invocable<F&> && is_task_result_v<std::remove_cvref_t<std::invoke_result_t<F&>>>;
 
 }  // namespace detail
 
@@ -196,6 +224,33 @@ class EventLoop {
   void add_writer(int fd, Callback callback);
   bool remove_writer(int fd);
 
+  // ---- signals (signals.cpp) --------------------------------------------------------------
+  // A signal that arrives sets a bit and wakes the loop that owns it through its eventfd
+  // (the C-level handler does nothing else: it is async-signal-safe); the loop's next
+  // iteration queues the callback, which then runs as any other callback, in the loop's
+  // thread. Arrivals are coalesced, as POSIX coalesces a pending signal: however many times
+  // a signal arrives between two iterations, its callback runs once; the guarantee is one
+  // run after each arrival. Other system calls are not cut short: the handler is installed
+  // with SA_RESTART, and the selector retries EINTR with the time left.
+
+  /// Python's loop.add_signal_handler(sig, callback): runs callback in this loop each time sig
+  /// arrives (a lambda carries Python's *args). Re-adding replaces the callback (a run
+  /// already queued still happens). ValueError("invalid signal number 0") for a number
+  /// outside signal.valid_signals() (1..64 on Linux but 32 and 33), RuntimeError("sig 9
+  /// cannot be caught") for SIGKILL and SIGSTOP, RuntimeError("Event loop is closed"), and
+  /// RuntimeError when another live loop owns sig (Python refuses every thread but the main
+  /// one; here any thread may own signals, one loop per signal).
+  void add_signal_handler(int sig, Callback callback);
+  /// A coroutine function is refused at compile time (Python: TypeError("coroutines cannot
+  /// be used with add_signal_handler()")); schedule a task from a plain callback instead.
+  template <detail::coroutine_function F>
+  void add_signal_handler(int sig, F&& coroutines_cannot_be_used_with_add_signal_handler) = delete;
+  /// Python's loop.remove_signal_handler(sig): removes this loop's handler of sig and
+  /// restores SIG_DFL (Python restores default_int_handler for SIGINT; C++ has none); returns
+  /// false when this loop had no handler for sig. ValueError for an invalid number. close()
+  /// removes every handler of the loop.
+  bool remove_signal_handler(int sig);
+
   // ---- errors -----------------------------------------------------------------------------
   /// Reports an error that nothing else can: the handler set, or default_exception_handler.
   void call_exception_handler(const ExceptionContext& context) noexcept;
@@ -260,6 +315,8 @@ class EventLoop {
   bool remove_fd_callback(int fd, detail::HandleState* FdCallbacks::*which);
   void drain_threadsafe() noexcept;
   void drop_ready_queue() noexcept;
+  void process_signals();
+  void close_signals() noexcept;
   static void run_handle(void* state, void*);
   static void handle_left_heap(detail::TimerNode* node, bool live);
 
@@ -289,6 +346,12 @@ class EventLoop {
   bool m_closed_for_threads = false;  // guarded by m_threadsafe_mutex
   std::size_t m_watched_fds = 0;      // descriptors in the selector besides the eventfd
 
+  // Signals (signals.cpp): the callback of each signal this loop owns, indexed by number
+  // (null for asyncio::run's SIGINT), and those signals as bits (bit sig - 1) that each
+  // iteration checks.
+  std::vector<detail::HandleState*> m_signal_handlers;
+  std::uint64_t m_signal_mask = 0;
+
   ExceptionHandler m_exception_handler;
   std::shared_ptr<detail::LoopThreads> m_threads;  // loop thread only; see threads_state()
   // The task running now; the tasks not yet done, in an intrusive list (Python's
@@ -305,6 +368,8 @@ class EventLoop {
 
   friend class Handle;
   friend class detail::TaskCore;
+  friend bool detail::run_sigint_begin(EventLoop& loop, detail::TaskCore& main);
+  friend bool detail::run_sigint_end(EventLoop& loop, detail::TaskCore& main) noexcept;
 };
 
 /// The loop running in this thread. RuntimeError("no running event loop") otherwise.

@@ -427,6 +427,15 @@ T run_until_complete(EventLoop& loop, Future<T> future) {
 /// result (or rethrows its exception). When main is done, the tasks still pending are
 /// cancelled and awaited, then the loop is closed. RuntimeError when called from a running
 /// loop.
+///
+/// Ctrl+C, as Python 3.11's asyncio.Runner: called from the main thread while SIGINT's
+/// disposition is SIG_DFL, run() handles SIGINT until main is done. The first SIGINT cancels
+/// main; if main then ends cancelled (and main.uncancel() == 0), run() raises
+/// KeyboardInterrupt after its cleanup. A second SIGINT restores SIG_DFL at once and raises
+/// KeyboardInterrupt at the loop's next iteration (Python raises it wherever the main thread
+/// is), so a third one kills a program stuck in a callback. The previous disposition is back
+/// when run() returns or throws. For Python's exit status, catch KeyboardInterrupt in main()
+/// and `std::signal(SIGINT, SIG_DFL); std::raise(SIGINT);` (or return 130).
 template <class T>
 T run(Task<T> main, std::optional<bool> debug = std::nullopt) {
   if (!main) throw TypeError("a coroutine was expected, got an empty Task");
