@@ -1,4 +1,5 @@
 // Socket, socketpair, the sock_* coroutines and the resolver calls of asyncio/sockets.hpp.
+#include <batteries/asyncio/exceptions.hpp>
 #include <batteries/asyncio/future.hpp>
 #include <batteries/asyncio/loop.hpp>
 #include <batteries/asyncio/sockets.hpp>
@@ -9,28 +10,30 @@
 #include <fmt/format.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstddef>
 #include <cstring>
+#include <ctime>
+#include <memory>
+#include <optional>
 #include <string>
 #include <utility>
+#include <vector>
+
+#include "net.hpp"
 
 namespace batteries::asyncio {
 
-namespace {
-
-/// A socket address in the OS's form.
-struct SockAddr {
-  sockaddr_storage storage{};
-  socklen_t len = 0;
-  [[nodiscard]] const sockaddr* get() const noexcept {
-    return reinterpret_cast<const sockaddr*>(&storage);
-  }
-};
+namespace detail {
 
 bool would_block(int err) noexcept { return err == EAGAIN || err == EWOULDBLOCK || err == EINTR; }
 
@@ -221,43 +224,9 @@ std::vector<AddrInfo> resolve(const std::optional<std::string>& host,
   return out;
 }
 
-/// Waits once for fd to be readable (or writable): a reader (writer) that finishes a future,
-/// removed when this is destroyed, whether the wait ended, failed or was cancelled.
-class FdWait {
- public:
-  FdWait(EventLoop& loop, int fd, bool write)
-      : m_loop(loop), m_fd(fd), m_write(write), m_future(loop) {
-    auto wake = [f = m_future]() mutable {
-      if (!f.done()) f.set_result();
-    };
-    if (write) {
-      loop.add_writer(fd, std::move(wake));
-    } else {
-      loop.add_reader(fd, std::move(wake));
-    }
-  }
-  FdWait(const FdWait&) = delete;
-  FdWait& operator=(const FdWait&) = delete;
-  ~FdWait() {
-    try {
-      if (m_write) {
-        m_loop.remove_writer(m_fd);
-      } else {
-        m_loop.remove_reader(m_fd);
-      }
-    } catch (...) {  // NOLINT(bugprone-empty-catch): the selector lost the fd already
-    }
-  }
-  [[nodiscard]] Future<void>& future() noexcept { return m_future; }
+}  // namespace detail
 
- private:
-  EventLoop& m_loop;
-  int m_fd;
-  bool m_write;
-  Future<void> m_future;
-};
-
-}  // namespace
+using namespace detail;  // NOLINT(google-build-using-namespace): this file is their home
 
 // ---- addresses ---------------------------------------------------------------------------------
 
@@ -558,6 +527,252 @@ Task<std::pair<std::string, std::string>> getnameinfo(EventLoop& loop, Address s
         return {host, serv};
       });
   co_return co_await std::move(named);
+}
+
+// ---- sendfile and datagrams --------------------------------------------------------------------
+
+namespace {
+
+// Python's constants.SENDFILE_FALLBACK_READBUFFER_SIZE.
+constexpr std::size_t kSendfileFallbackBlock = std::size_t{256} * 1024;
+
+/// sendfile(2) with SIGPIPE blocked in this thread, so that a peer that hung up gives EPIPE
+/// (BrokenPipeError) and no signal: sendfile has no MSG_NOSIGNAL. A SIGPIPE it raises is
+/// taken back off the thread's pending set, unless one was pending already.
+ssize_t sendfile_nosigpipe(int out_fd, int in_fd, off_t* offset, std::size_t count) {
+  sigset_t pipe_set;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  sigset_t pending;
+  sigemptyset(&pending);
+  ::sigpending(&pending);
+  const bool was_pending = sigismember(&pending, SIGPIPE) == 1;
+  sigset_t old;
+  ::pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+  const ssize_t n = ::sendfile(out_fd, in_fd, offset, count);
+  const int err = errno;
+  if (n < 0 && err == EPIPE && !was_pending) {
+    const timespec zero{};
+    while (::sigtimedwait(&pipe_set, nullptr, &zero) < 0 && errno == EINTR) {
+    }
+  }
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  errno = err;
+  return n;
+}
+
+/// Python's _sock_sendfile_update_filepos: once something was sent, the file's position is
+/// after it, however the call ends. A pipe has no position (ESPIPE), which is left alone.
+struct FilePositionUpdate {
+  int fd;
+  std::int64_t start;
+  std::size_t sent = 0;
+  FilePositionUpdate(int fd_, std::int64_t start_) noexcept : fd(fd_), start(start_) {}
+  FilePositionUpdate(const FilePositionUpdate&) = delete;
+  FilePositionUpdate& operator=(const FilePositionUpdate&) = delete;
+  ~FilePositionUpdate() {
+    if (sent > 0)
+      ::lseek(fd, static_cast<off_t>(start + static_cast<std::int64_t>(sent)), SEEK_SET);
+  }
+};
+
+/// Python's _sock_sendfile_native (unix_events.py).
+Task<std::size_t> sendfile_native(EventLoop& loop, Socket& sock, int file_fd, std::int64_t offset,
+                                  std::optional<std::int64_t> count) {
+  struct stat st {};
+  if (::fstat(file_fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    throw SendfileNotAvailableError("not a regular file");
+  }
+  const auto blocksize = static_cast<std::size_t>(count ? *count : st.st_size);
+  if (blocksize == 0) co_return 0;  // an empty file
+  int fd = sock.ensure_nonblocking();
+  FilePositionUpdate position{file_fd, offset};
+  auto pos = static_cast<off_t>(offset);
+  bool waited = false;
+  for (;;) {
+    std::size_t want = blocksize;
+    if (count) {
+      const auto total = static_cast<std::size_t>(*count);
+      if (position.sent >= total) co_return position.sent;
+      want = total - position.sent;
+    }
+    const ssize_t n = sendfile_nosigpipe(fd, file_fd, &pos, want);
+    if (n == 0) co_return position.sent;  // end of file
+    if (n > 0) {
+      position.sent += static_cast<std::size_t>(n);
+    } else if (!would_block(errno)) {
+      const int err = errno;
+      // Most likely a file sendfile(2) cannot read: the fallback's turn.
+      if (position.sent == 0) throw SendfileNotAvailableError("os.sendfile call failed");
+      if (err == ENOTCONN && waited) throw ConnectionError(ENOTCONN, "socket is not connected");
+      raise_os_error(err);
+    }
+    // As Python does, the next call waits for the socket to be writable, even after a
+    // call that sent something: other callbacks get their turn.
+    {
+      FdWait wait(loop, fd, true);
+      co_await wait.future();
+    }
+    waited = true;
+    fd = sock.checked_fd();
+  }
+}
+
+/// Python's _sock_sendfile_fallback: reads on the default executor, sends with sock_sendall.
+Task<std::size_t> sendfile_fallback(EventLoop& loop, Socket& sock, int file_fd, std::int64_t offset,
+                                    std::optional<std::int64_t> count) {
+  // A pipe cannot seek; reading it from where it is is all that offset 0 can mean.
+  if (::lseek(file_fd, static_cast<off_t>(offset), SEEK_SET) < 0 &&
+      !(errno == ESPIPE && offset == 0)) {
+    raise_errno();
+  }
+  std::size_t blocksize = kSendfileFallbackBlock;
+  if (count) blocksize = std::min(blocksize, static_cast<std::size_t>(*count));
+  // Shared with the executor's thread, which may still be reading into it after a cancel.
+  auto buffer = std::make_shared<std::vector<char>>(blocksize);
+  FilePositionUpdate position{file_fd, offset};
+  for (;;) {
+    if (count) {
+      const auto total = static_cast<std::size_t>(*count);
+      if (position.sent >= total) break;
+      blocksize = std::min(blocksize, total - position.sent);
+    }
+    // -1: the descriptor is non-blocking and has nothing yet.
+    auto reading = run_in_executor(loop, nullptr, [buffer, file_fd, blocksize]() -> ssize_t {
+      for (;;) {
+        const ssize_t n = ::read(file_fd, buffer->data(), blocksize);
+        if (n >= 0) return n;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return -1;
+        if (errno != EINTR) raise_errno();
+      }
+    });
+    const ssize_t n = co_await std::move(reading);
+    if (n < 0) {
+      FdWait wait(loop, file_fd, false);
+      co_await wait.future();
+      continue;
+    }
+    if (n == 0) break;  // end of file
+    co_await sock_sendall(loop, sock,
+                          std::string_view(buffer->data(), static_cast<std::size_t>(n)));
+    position.sent += static_cast<std::size_t>(n);
+  }
+  co_return position.sent;
+}
+
+/// The address recvfrom() gave for a datagram's sender.
+Address datagram_source(const SockAddr& from) {
+  // An unnamed sender (a socketpair's, an unbound AF_UNIX socket's) has no address at all.
+  if (from.len == 0) return std::string();
+  return from_sockaddr(from.get(), from.len);
+}
+
+}  // namespace
+
+Task<std::size_t> sock_sendfile(EventLoop& loop, Socket& sock, int file_fd, std::int64_t offset,
+                                std::optional<std::int64_t> count, bool fallback) {
+  // Python's _check_sendfile_params, in its order.
+  if (sock.type() != SOCK_STREAM) throw ValueError("only SOCK_STREAM type sockets are supported");
+  if (count && *count <= 0) {
+    throw ValueError(fmt::format("count must be a positive integer (got {})", *count));
+  }
+  if (offset < 0) {
+    throw ValueError(fmt::format("offset must be a non-negative integer (got {})", offset));
+  }
+  try {
+    co_return co_await sendfile_native(loop, sock, file_fd, offset, count);
+  } catch (const SendfileNotAvailableError&) {
+    if (!fallback) throw;
+  }
+  co_return co_await sendfile_fallback(loop, sock, file_fd, offset, count);
+}
+
+Task<std::pair<std::string, Address>> sock_recvfrom(EventLoop& loop, Socket& sock,
+                                                    std::size_t bufsize) {
+  int fd = sock.ensure_nonblocking();
+  std::string data(bufsize, '\0');
+  for (;;) {
+    SockAddr from;
+    from.len = sizeof from.storage;
+    const ssize_t n = ::recvfrom(fd, data.data(), bufsize, 0,
+                                 reinterpret_cast<sockaddr*>(&from.storage), &from.len);
+    if (n >= 0) {
+      data.resize(static_cast<std::size_t>(n));
+      co_return std::pair<std::string, Address>(std::move(data), datagram_source(from));
+    }
+    if (!would_block(errno)) raise_errno();
+    {
+      FdWait wait(loop, fd, false);
+      co_await wait.future();
+    }
+    fd = sock.checked_fd();
+  }
+}
+
+Task<std::pair<std::size_t, Address>> sock_recvfrom_into(EventLoop& loop, Socket& sock,
+                                                         std::span<char> buf, std::size_t nbytes) {
+  if (nbytes == 0) nbytes = buf.size();
+  if (nbytes > buf.size()) throw ValueError("nbytes is greater than the length of the buffer");
+  int fd = sock.ensure_nonblocking();
+  for (;;) {
+    SockAddr from;
+    from.len = sizeof from.storage;
+    const ssize_t n = ::recvfrom(fd, buf.data(), nbytes, 0,
+                                 reinterpret_cast<sockaddr*>(&from.storage), &from.len);
+    if (n >= 0) {
+      co_return std::pair<std::size_t, Address>(static_cast<std::size_t>(n), datagram_source(from));
+    }
+    if (!would_block(errno)) raise_errno();
+    {
+      FdWait wait(loop, fd, false);
+      co_await wait.future();
+    }
+    fd = sock.checked_fd();
+  }
+}
+
+void detail::check_sendto_address(int family, const std::optional<Address>& address) {
+  if (family == AF_UNIX) {
+    if (!address) throw TypeError("a bytes-like object is required, not 'NoneType'");
+    if (std::holds_alternative<InetAddress>(*address)) {
+      throw TypeError("a bytes-like object is required, not 'tuple'");
+    }
+  } else if (family == AF_INET || family == AF_INET6) {
+    if (!address || !std::holds_alternative<InetAddress>(*address)) {
+      throw TypeError(fmt::format("sendto(): {} address must be tuple, not {}", family_name(family),
+                                  address ? "str" : "NoneType"));
+    }
+  }
+}
+
+Task<std::size_t> detail::sock_sendto_task(EventLoop& loop, Socket& sock, std::string_view data,
+                                           Address address) {
+  int fd = sock.ensure_nonblocking();
+  check_sendto_address(sock.family(), address);
+  SockAddr sa;
+  if (!to_sockaddr(sock.family(), address, sa)) {
+    // A host name: resolved on the executor, as sock_connect does (Python's socket.sendto
+    // would block the loop on it).
+    const auto& inet = std::get<InetAddress>(address);
+    std::optional<std::string> host = inet.host;
+    std::optional<std::string> port = std::to_string(inet.port);
+    const GetAddrInfoOptions options{.family = sock.family()};
+    auto resolving = getaddrinfo(loop, std::move(host), std::move(port), options);
+    auto infos = co_await std::move(resolving);
+    if (infos.empty()) throw gaierror(EAI_NONAME, ::gai_strerror(EAI_NONAME));
+    to_sockaddr(sock.family(), infos.front().sockaddr, sa);
+    fd = sock.checked_fd();
+  }
+  for (;;) {
+    const ssize_t n = ::sendto(fd, data.data(), data.size(), MSG_NOSIGNAL, sa.get(), sa.len);
+    if (n >= 0) co_return static_cast<std::size_t>(n);
+    if (!would_block(errno)) raise_errno();
+    {
+      FdWait wait(loop, fd, true);
+      co_await wait.future();
+    }
+    fd = sock.checked_fd();
+  }
 }
 
 }  // namespace batteries::asyncio

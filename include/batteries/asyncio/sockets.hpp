@@ -12,6 +12,10 @@
 //   await loop.sock_sendall(s, data)          co_await sock_sendall(loop, s, data)
 //   await loop.sock_connect(s, address)       co_await sock_connect(loop, s, address)
 //   await loop.sock_accept(s)                 co_await sock_accept(loop, s)
+//   await loop.sock_sendfile(s, f, o, n)      co_await sock_sendfile(loop, s, f.fileno(), o, n)
+//   await loop.sock_recvfrom(s, n)            co_await sock_recvfrom(loop, s, n)
+//   await loop.sock_recvfrom_into(s, buf)     co_await sock_recvfrom_into(loop, s, buf)
+//   await loop.sock_sendto(s, data, address)  co_await sock_sendto(loop, s, data, address)
 //   await loop.getaddrinfo(h, p, family=..)   co_await getaddrinfo(loop, h, p, {.family = ..})
 //   await loop.getnameinfo(sockaddr, flags)   co_await getnameinfo(loop, sockaddr, flags)
 //
@@ -28,7 +32,12 @@
 //   - InetAddress::repr() prints Python's 4-tuple (host, port, flowinfo, scope_id) when the
 //     host contains ':' (an IPv6 address) or flowinfo / scope_id are set, else the 2-tuple.
 //   - Socket::bind() with a host name resolves it in the calling thread, as Python's
-//     socket.bind() does; sock_connect() resolves host names on the loop's default executor.
+//     socket.bind() does; sock_connect() resolves host names on the loop's default executor,
+//     and so does sock_sendto() (Python's socket.sendto() resolves them in the loop's thread).
+//   - sock_recvfrom() gives "" for a sender with no address (an unnamed AF_UNIX socket), where
+//     Python gives None.
+//   - sock_sendfile() takes the file's descriptor, and falls back on reads and sends for any
+//     file that is not a regular file; see its comment for the other differences.
 //
 // Thread-safety: a Socket is a plain object: distinct Sockets may be used from distinct
 // threads, one Socket needs external synchronization. The coroutines belong to the loop's
@@ -100,6 +109,11 @@ class Socket {
   /// Adopts fd (Python's socket(fileno=fd)): family, type, proto and the blocking flag are
   /// read from it. OSError if fd is not a socket.
   [[nodiscard]] static Socket from_fd(int fd);
+  /// Adopts fd whose family, type, proto and blocking mode the caller knows (no system call).
+  [[nodiscard]] static Socket adopt(int fd, int family, int type, int proto,
+                                    bool blocking) noexcept {
+    return Socket(fd, family, type, proto, blocking);
+  }
 
   Socket(Socket&& other) noexcept;
   Socket& operator=(Socket&& other) noexcept;
@@ -234,5 +248,69 @@ Task<std::vector<AddrInfo>> getaddrinfo(EventLoop& loop, std::optional<std::stri
 /// otherwise). NI_* flags as in <netdb.h>.
 Task<std::pair<std::string, std::string>> getnameinfo(EventLoop& loop, Address sockaddr,
                                                       int flags = 0);
+
+// ---- sendfile and datagrams (Python 3.11's sock_recvfrom, sock_recvfrom_into, sock_sendto) ----
+
+/// Python's loop.sock_sendfile(sock, file, offset=0, count=None, *, fallback=True): sends the
+/// file's bytes from offset (count of them, or up to the end), with sendfile(2), waiting for
+/// the socket to be writable as often as needed; returns how many were sent. When sendfile(2)
+/// cannot be used (file_fd is not a regular file, or the first call fails), it reads the file
+/// on the default executor and sends what it read, 256 KiB at a time, or raises
+/// SendfileNotAvailableError if fallback is false. Either way the file's position is left
+/// after the last byte sent (offset + the result), even when it fails or is cancelled.
+/// ValueError, with Python's messages, for a socket that is not SOCK_STREAM, a count that is
+/// not positive, or a negative offset.
+///
+/// Differences from Python: file_fd is a descriptor (Python takes a file object opened in
+/// binary mode); the caller keeps it open until the task is done. Python 3.11 tries sendfile
+/// on anything fstat() accepts, and so "sends" 0 bytes of a pipe; here only a regular file
+/// goes to sendfile(2). The fallback always reads from offset (Python's reads from the
+/// current position when offset is 0), and leaves a pipe's position alone (Python's seek
+/// raises). A peer that hangs up gives BrokenPipeError, never SIGPIPE: SIGPIPE is blocked in
+/// the loop's thread around each sendfile(2) call.
+Task<std::size_t> sock_sendfile(EventLoop& loop, Socket& sock, int file_fd, std::int64_t offset = 0,
+                                std::optional<std::int64_t> count = std::nullopt,
+                                bool fallback = true);
+
+/// Python's loop.sock_recvfrom(sock, bufsize): one datagram (up to bufsize bytes of it, the
+/// rest discarded, as recvfrom(2) does) and the sender's address, waiting until one arrives.
+/// An unnamed sender's address is "" (Python's None).
+Task<std::pair<std::string, Address>> sock_recvfrom(EventLoop& loop, Socket& sock,
+                                                    std::size_t bufsize);
+
+/// Python's loop.sock_recvfrom_into(sock, buf, nbytes=0): reads one datagram into buf (its
+/// first nbytes bytes; 0 means all of buf) and returns how many bytes it read, with the
+/// sender's address. ValueError("nbytes is greater than the length of the buffer"). buf must
+/// outlive the task.
+Task<std::pair<std::size_t, Address>> sock_recvfrom_into(EventLoop& loop, Socket& sock,
+                                                         std::span<char> buf,
+                                                         std::size_t nbytes = 0);
+
+namespace detail {
+Task<std::size_t> sock_sendto_task(EventLoop& loop, Socket& sock, std::string_view data,
+                                   Address address);
+/// TypeError, with Python's socket.sendto() message, unless address (nullopt: Python's None)
+/// is the kind a socket of family sends to.
+void check_sendto_address(int family, const std::optional<Address>& address);
+}  // namespace detail
+
+/// Python's loop.sock_sendto(sock, data, address): sends one datagram to address, waiting for
+/// the socket to be writable if it must; returns the number of bytes sent. A host name is
+/// resolved on the default executor (getaddrinfo with the socket's family; the first answer
+/// is used). data must outlive the task (or be given as an rvalue std::string, which the task
+/// then owns).
+inline Task<std::size_t> sock_sendto(EventLoop& loop, Socket& sock, std::string_view data,
+                                     const Address& address) {
+  return detail::sock_sendto_task(loop, sock, data, address);
+}
+
+/// The same for an rvalue std::string, which the task owns.
+template <class S>
+requires std::same_as<S, std::string> Task<std::size_t> sock_sendto(EventLoop& loop, Socket& sock,
+                                                                    S&& data, Address address) {
+  std::string owned = std::move(data);
+  co_return co_await detail::sock_sendto_task(loop, sock, std::string_view(owned),
+                                              std::move(address));
+}
 
 }  // namespace batteries::asyncio
