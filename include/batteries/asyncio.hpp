@@ -8,7 +8,10 @@
 //   asyncio/taskgroups.hpp  TaskGroup and task_group()
 //   asyncio/locks.hpp       Event, Lock, Semaphore, BoundedSemaphore, Condition, Barrier
 //   asyncio/queues.hpp      Queue, PriorityQueue, LifoQueue
-//   asyncio/sockets.hpp     Socket, socketpair, sock_recv/sendall/connect/accept, getaddrinfo
+//   asyncio/sockets.hpp     Socket, socketpair, the sock_* coroutines, getaddrinfo
+//   asyncio/streams.hpp     open_connection, start_server, StreamReader, StreamWriter
+//   asyncio/transports.hpp  Protocol, Transport, create_connection, create_server, Server,
+//                           create_datagram_endpoint, start_tls
 //   asyncio/threads.hpp     to_thread, run_in_executor, ThreadPoolExecutor,
 //                           run_coroutine_threadsafe
 //
@@ -21,7 +24,9 @@
 #include "batteries/asyncio/locks.hpp"
 #include "batteries/asyncio/queues.hpp"
 #include "batteries/asyncio/sockets.hpp"
+#include "batteries/asyncio/streams.hpp"
 #include "batteries/asyncio/task.hpp"
 #include "batteries/asyncio/taskgroups.hpp"
 #include "batteries/asyncio/tasks.hpp"
 #include "batteries/asyncio/threads.hpp"
+#include "batteries/asyncio/transports.hpp"

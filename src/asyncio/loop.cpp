@@ -438,6 +438,12 @@ void EventLoop::close() {
     }
   }
   m_fds.clear();
+  // Open transports and servers close their descriptors and let go of themselves.
+  while (m_resources != nullptr) {
+    detail::LoopResource* r = m_resources;
+    detach_resource(r);
+    r->on_loop_close();
+  }
   {
     const std::lock_guard lock(m_threadsafe_mutex);
     m_closed_for_threads = true;
@@ -450,6 +456,26 @@ void EventLoop::close() {
   // Last, so that the callbacks dropped above have released what they held: the default
   // executor is shut down and its threads joined (asyncio/threads.hpp).
   if (m_threads) detail::close_loop_threads(*this);
+}
+
+// ---- resources ----------------------------------------------------------------------------
+
+void EventLoop::attach_resource(detail::LoopResource* r) noexcept {
+  r->m_prev_resource = nullptr;
+  r->m_next_resource = m_resources;
+  if (m_resources != nullptr) m_resources->m_prev_resource = r;
+  m_resources = r;
+}
+
+void EventLoop::detach_resource(detail::LoopResource* r) noexcept {
+  if (r->m_prev_resource != nullptr) {
+    r->m_prev_resource->m_next_resource = r->m_next_resource;
+  } else if (m_resources == r) {
+    m_resources = r->m_next_resource;
+  }
+  if (r->m_next_resource != nullptr) r->m_next_resource->m_prev_resource = r->m_prev_resource;
+  r->m_prev_resource = nullptr;
+  r->m_next_resource = nullptr;
 }
 
 // ---- errors ---------------------------------------------------------------------------------

@@ -44,6 +44,23 @@ class Task;
 namespace detail {
 
 class TaskCore;
+
+/// Something that holds descriptors on a loop and must let them go when the loop closes: an
+/// open transport, a serving server. close() calls on_loop_close() on each (the newest
+/// first), after it has dropped the callbacks; the object then closes its descriptors and
+/// releases what it holds, without calling back into the loop.
+class LoopResource {
+ public:
+  virtual void on_loop_close() noexcept = 0;
+
+ protected:
+  ~LoopResource() = default;
+
+ private:
+  friend class batteries::asyncio::EventLoop;
+  LoopResource* m_prev_resource = nullptr;
+  LoopResource* m_next_resource = nullptr;
+};
 /// The loop's default executor and its channel for other threads (asyncio/threads.hpp).
 class LoopThreads;
 /// close(): closes that channel and shuts the default executor down, joining its threads
@@ -273,6 +290,12 @@ class EventLoop {
   /// destructor waits for its jobs if the loop owned it alone). Defined in threads.cpp.
   void set_default_executor(std::shared_ptr<ThreadPoolExecutor> executor);
 
+  // ---- resources (transports, servers) ------------------------------------------------------
+  /// Registers r to be told when the loop closes (see detail::LoopResource).
+  void attach_resource(detail::LoopResource* r) noexcept;
+  /// Unregisters r; it must be registered.
+  void detach_resource(detail::LoopResource* r) noexcept;
+
   // ---- debug ------------------------------------------------------------------------------
   /// Debug mode: callbacks that run longer than slow_callback_duration seconds are reported
   /// through the exception handler ("Executing ... took 0.123 seconds").
@@ -358,6 +381,7 @@ class EventLoop {
   // all_tasks() weak set); and the counter that names them "Task-<n>".
   detail::TaskCore* m_current_task = nullptr;
   detail::TaskCore* m_tasks = nullptr;
+  detail::LoopResource* m_resources = nullptr;  // an intrusive list, newest first
   std::uint64_t m_task_counter = 0;
   // SystemExit or KeyboardInterrupt that ended a task: re-raised out of run_forever().
   std::exception_ptr m_exit_exception;
