@@ -12,6 +12,7 @@
 //   asyncio/streams.hpp     open_connection, start_server, StreamReader, StreamWriter
 //   asyncio/transports.hpp  Protocol, Transport, create_connection, create_server, Server,
 //                           create_datagram_endpoint, start_tls
+//   ssl.hpp                 ssl::SSLContext, create_default_context, SSLObject, SSLError
 //   asyncio/threads.hpp     to_thread, run_in_executor, ThreadPoolExecutor,
 //                           run_coroutine_threadsafe
 //
@@ -30,3 +31,4 @@
 #include "batteries/asyncio/tasks.hpp"
 #include "batteries/asyncio/threads.hpp"
 #include "batteries/asyncio/transports.hpp"
+#include "batteries/ssl.hpp"

@@ -39,7 +39,7 @@ bool is_stream_protocol(const BaseProtocol* protocol) noexcept;
 void report_transport_error(EventLoop& loop, const std::exception_ptr& exc,
                             const std::string& message, const BaseTransport* transport);
 
-/// TLS over sock (ssl_transport.cpp): a socket transport whose protocol is a TLS layer that
+/// TLS over sock (sslproto.cpp): a socket transport whose protocol is a TLS layer that
 /// drives app_protocol through a TLS transport. Returns the TLS transport once the
 /// handshake has completed; raises (closing everything) when it fails or times out.
 Task<std::shared_ptr<Transport>> make_ssl_transport(EventLoop& loop, Socket sock,
