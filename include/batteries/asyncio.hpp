@@ -15,6 +15,8 @@
 //   ssl.hpp                 ssl::SSLContext, create_default_context, SSLObject, SSLError
 //   asyncio/threads.hpp     to_thread, run_in_executor, ThreadPoolExecutor,
 //                           run_coroutine_threadsafe
+//   asyncio/subprocess.hpp  create_subprocess_exec/shell, Process, subprocess_exec/shell,
+//                           connect_read_pipe/connect_write_pipe
 //
 // docs/asyncio.md lists every Python name with its C++ spelling.
 #pragma once
@@ -26,6 +28,7 @@
 #include "batteries/asyncio/queues.hpp"
 #include "batteries/asyncio/sockets.hpp"
 #include "batteries/asyncio/streams.hpp"
+#include "batteries/asyncio/subprocess.hpp"
 #include "batteries/asyncio/task.hpp"
 #include "batteries/asyncio/taskgroups.hpp"
 #include "batteries/asyncio/tasks.hpp"
