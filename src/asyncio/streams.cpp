@@ -215,7 +215,8 @@ Task<void> FlowControl::drain_helper() {
   co_await waiter;
 }
 
-// ---- StreamReaderProtocol ------------------------------------------------------------------------
+// ---- StreamReaderProtocol
+// ------------------------------------------------------------------------
 
 /// Python's StreamReaderProtocol.
 class StreamReaderProtocol final : public Protocol, public FlowControl {
@@ -394,9 +395,8 @@ std::string StreamReader::repr() const { return m_state->repr(); }
 StreamWriter::StreamWriter(std::shared_ptr<Transport> transport,
                            std::shared_ptr<detail::FlowControl> protocol,
                            std::optional<StreamReader> reader, EventLoop& loop)
-    : m_state(std::make_shared<detail::StreamWriterState>(
-          detail::StreamWriterState{std::move(transport), std::move(protocol), std::move(reader),
-                                    &loop})) {
+    : m_state(std::make_shared<detail::StreamWriterState>(detail::StreamWriterState{
+          std::move(transport), std::move(protocol), std::move(reader), &loop})) {
   if (!m_state->transport) throw TypeError("StreamWriter needs a transport");
   if (!m_state->protocol) throw TypeError("StreamWriter needs a protocol");
 }
@@ -471,8 +471,8 @@ Task<std::pair<StreamReader, StreamWriter>> open_connection(std::optional<std::s
   co_return std::pair<StreamReader, StreamWriter>(std::move(reader), std::move(writer));
 }
 
-Task<std::pair<StreamReader, StreamWriter>> open_unix_connection(std::optional<std::string> path,
-                                                                 OpenUnixConnectionOptions options) {
+Task<std::pair<StreamReader, StreamWriter>> open_unix_connection(
+    std::optional<std::string> path, OpenUnixConnectionOptions options) {
   EventLoop& loop = get_running_loop();
   StreamReader reader(options.limit, &loop);
   auto protocol = detail::make_protocol(loop, reader, nullptr);

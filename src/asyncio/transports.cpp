@@ -125,7 +125,10 @@ void report_transport_error(EventLoop& loop, const std::exception_ptr& exc,
 class SocketTransport final : public Transport, private LoopResource {
  public:
   SocketTransport(EventLoop& loop, Socket sock, std::shared_ptr<ServerState> server)
-      : m_loop(&loop), m_sock(std::move(sock)), m_fd(m_sock.fileno()), m_server(std::move(server)) {}
+      : m_loop(&loop),
+        m_sock(std::move(sock)),
+        m_fd(m_sock.fileno()),
+        m_server(std::move(server)) {}
 
   /// Python's __init__ after the fields: connection_made, then reading.
   void start(const std::shared_ptr<SocketTransport>& self, std::shared_ptr<BaseProtocol> protocol,
@@ -256,45 +259,48 @@ class SocketTransport final : public Transport, private LoopResource {
       for (const std::string_view piece : pieces) write(piece);
       return;
     }
-    // One sendmsg() for as many pieces as it takes; the rest is buffered.
-    std::size_t first = 0;
-    while (first < pieces.size()) {
-      iovec iov[64];
+    // sendmsg() with up to 64 pieces at a time, until the socket takes less than it was
+    // given; what is left (from piece i, offset bytes into it) is buffered.
+    std::size_t i = 0;
+    std::size_t offset = 0;
+    while (i < pieces.size()) {
+      constexpr std::size_t kMaxIov = 64;
+      iovec iov[kMaxIov];
       std::size_t count = 0;
-      std::size_t total = 0;
-      for (std::size_t i = first; i < pieces.size() && count < 64; ++i) {
-        if (pieces[i].empty()) continue;
-        iov[count].iov_base = const_cast<char*>(pieces[i].data());
-        iov[count].iov_len = pieces[i].size();
-        total += pieces[i].size();
+      std::size_t batch = 0;
+      for (std::size_t j = i; j < pieces.size() && count < kMaxIov; ++j) {
+        const std::string_view piece = j == i ? pieces[j].substr(offset) : pieces[j];
+        if (piece.empty()) continue;
+        iov[count].iov_base = const_cast<char*>(piece.data());
+        iov[count].iov_len = piece.size();
+        batch += piece.size();
         ++count;
       }
-      if (count == 0) return;
+      if (count == 0) return;  // only empty pieces left
       msghdr msg{};
       msg.msg_iov = iov;
       msg.msg_iovlen = count;
       const ssize_t n = ::sendmsg(m_fd, &msg, MSG_NOSIGNAL);
-      std::size_t sent = 0;
-      if (n >= 0) {
-        sent = static_cast<std::size_t>(n);
-      } else if (!would_block(errno)) {
+      if (n < 0) {
+        if (would_block(errno)) break;
         fatal_error(errno_exception(errno), "Fatal write error on socket transport");
         return;
       }
-      // Skip what was sent; buffer the rest of the pieces.
-      std::size_t i = first;
-      for (; i < pieces.size() && sent >= pieces[i].size(); ++i) sent -= pieces[i].size();
-      if (i == pieces.size()) return;
-      if (sent < total && (n < 0 || static_cast<std::size_t>(n) < total)) {
-        add_writer();
-        append(pieces[i].substr(sent));
-        for (++i; i < pieces.size(); ++i) append(pieces[i]);
-        maybe_pause_protocol();
-        return;
+      // Step over what was sent.
+      auto sent = static_cast<std::size_t>(n);
+      while (i < pieces.size() && sent >= pieces[i].size() - offset) {
+        sent -= pieces[i].size() - offset;
+        offset = 0;
+        ++i;
       }
-      first = i;
-      // The whole batch went: sent the next 64 (the skipped offset is zero here).
+      offset += sent;
+      if (static_cast<std::size_t>(n) < batch) break;
     }
+    if (i == pieces.size()) return;
+    add_writer();
+    append(pieces[i].substr(offset));
+    for (++i; i < pieces.size(); ++i) append(pieces[i]);
+    maybe_pause_protocol();
   }
 
   void write_eof() override {
@@ -733,8 +739,8 @@ class ServerState : public std::enable_shared_from_this<ServerState>, private Lo
           create_task(std::move(made));
         } else {
           auto protocol = m_factory();
-          make_socket_transport(*m_loop, std::move(accepted), std::move(protocol),
-                                std::move(extra), shared_from_this());
+          make_socket_transport(*m_loop, std::move(accepted), std::move(protocol), std::move(extra),
+                                shared_from_this());
         }
       } catch (...) {
         if (is_exit(std::current_exception())) throw;
@@ -886,8 +892,9 @@ Task<Socket> connect_sock(EventLoop& loop, AddrInfo info,
         } catch (const OSError& e) {
           try {
             raise_os_error_with(
-                e.errno_().value_or(0), fmt::format("error while attempting to bind on address {}: {}",
-                                        repr(laddr.sockaddr), lower_strerror(e.errno_().value_or(0))));
+                e.errno_().value_or(0),
+                fmt::format("error while attempting to bind on address {}: {}",
+                            repr(laddr.sockaddr), lower_strerror(e.errno_().value_or(0))));
           } catch (...) {
             last = std::current_exception();
             errors->push_back(last);
@@ -1020,8 +1027,8 @@ Task<StreamPair> connection_transport(EventLoop& loop, Socket sock, AnyProtocolF
     throw TypeError("the protocol factory must make a Protocol or a BufferedProtocol");
   }
   if (tls.ssl) {
-    auto made =
-        make_ssl_transport(loop, std::move(sock), protocol, std::move(tls), server_side, {}, nullptr);
+    auto made = make_ssl_transport(loop, std::move(sock), protocol, std::move(tls), server_side, {},
+                                   nullptr);
     auto transport = co_await std::move(made);
     co_return StreamPair(std::move(transport), std::move(protocol));
   }
@@ -1054,16 +1061,15 @@ Task<StreamPair> detail::create_connection_impl(EventLoop& loop, AnyProtocolFact
 
   std::optional<Socket> sock = std::move(options.sock);
   if (host || port) {
-    auto resolving =
-        resolve_stream(loop, host, port, options.family, options.proto, options.flags);
+    auto resolving = resolve_stream(loop, host, port, options.family, options.proto, options.flags);
     auto infos = co_await std::move(resolving);
     if (infos.empty()) throw OSError("getaddrinfo() returned empty list");
     std::shared_ptr<const std::vector<AddrInfo>> local;
     if (options.local_addr) {
       const auto* inet = std::get_if<InetAddress>(&*options.local_addr);
       if (inet == nullptr) throw TypeError("local_addr must be an (host, port) address");
-      auto lresolving = resolve_stream(loop, inet->host, inet->port, options.family,
-                                       options.proto, options.flags);
+      auto lresolving = resolve_stream(loop, inet->host, inet->port, options.family, options.proto,
+                                       options.flags);
       auto linfos = co_await std::move(lresolving);
       if (linfos.empty()) throw OSError("getaddrinfo() returned empty list");
       local = std::make_shared<const std::vector<AddrInfo>>(std::move(linfos));
@@ -1083,8 +1089,8 @@ Task<StreamPair> detail::create_connection_impl(EventLoop& loop, AnyProtocolFact
         }
       }
     } else {
-      auto racing = happy_eyeballs(loop, std::move(infos), local, *options.happy_eyeballs_delay,
-                                   errors);
+      auto racing =
+          happy_eyeballs(loop, std::move(infos), local, *options.happy_eyeballs_delay, errors);
       sock = co_await std::move(racing);
     }
     if (!sock) raise_connect_errors(errors);
@@ -1116,8 +1122,8 @@ Task<Server> detail::create_server_impl(EventLoop& loop, AnyProtocolFactory fact
     }
     std::vector<AddrInfo> infos;
     for (auto& name : names) {
-      auto resolving = resolve_stream(loop, name, port.value_or(0), options.family, 0,
-                                      options.flags);
+      auto resolving =
+          resolve_stream(loop, name, port.value_or(0), options.family, 0, options.flags);
       auto got = co_await std::move(resolving);
       for (auto& info : got) {
         const bool seen = std::any_of(infos.begin(), infos.end(), [&](const AddrInfo& i) {
@@ -1135,9 +1141,10 @@ Task<Server> detail::create_server_impl(EventLoop& loop, AnyProtocolFactory fact
       try {
         sock.bind(info.sockaddr);
       } catch (const OSError& e) {
-        raise_os_error_with(e.errno_().value_or(0),
-                            fmt::format("error while attempting to bind on address {}: {}",
-                                        repr(info.sockaddr), lower_strerror(e.errno_().value_or(0))));
+        raise_os_error_with(
+            e.errno_().value_or(0),
+            fmt::format("error while attempting to bind on address {}: {}", repr(info.sockaddr),
+                        lower_strerror(e.errno_().value_or(0))));
       }
       sockets.push_back(std::move(sock));
     }
@@ -1159,7 +1166,8 @@ Task<Server> detail::create_server_impl(EventLoop& loop, AnyProtocolFactory fact
   co_return server;
 }
 
-// ---- Unix sockets --------------------------------------------------------------------------------
+// ---- Unix sockets
+// --------------------------------------------------------------------------------
 
 Task<StreamPair> detail::create_unix_connection_impl(EventLoop& loop, AnyProtocolFactory factory,
                                                      std::optional<std::string> path,
@@ -1209,7 +1217,8 @@ Task<Server> detail::create_unix_server_impl(EventLoop& loop, AnyProtocolFactory
       sock.bind(Address(*path));
     } catch (const OSError& e) {
       if (e.errno_().value_or(0) == EADDRINUSE) {
-        raise_os_error_with(EADDRINUSE, fmt::format("Address {} is already in use", py_repr(*path)));
+        raise_os_error_with(EADDRINUSE,
+                            fmt::format("Address {} is already in use", py_repr(*path)));
       }
       throw;
     }

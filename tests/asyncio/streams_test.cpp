@@ -1,7 +1,7 @@
 // Tests of asyncio's streams (StreamReader, StreamWriter, open_connection, start_server,
 // Server) and of the transports and protocols under them, over loopback and Unix sockets.
-#include <gtest/gtest.h>
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -234,9 +234,9 @@ TEST(Streams, ConnectRefusedAndCancelledConnectLeakNothing) {
       s.bind(InetAddress{"127.0.0.1", 0});
       port = std::get<InetAddress>(s.getsockname()).port;
     }
-    EXPECT_RAISES_MSG(co_await aio::open_connection("127.0.0.1", port),
-                      batteries::ConnectionRefusedError,
-                      "[Errno 111] Connect call failed ('127.0.0.1', " + std::to_string(port) + ")");
+    EXPECT_RAISES_MSG(
+        co_await aio::open_connection("127.0.0.1", port), batteries::ConnectionRefusedError,
+        "[Errno 111] Connect call failed ('127.0.0.1', " + std::to_string(port) + ")");
     // A connect cancelled while it waits: a listener whose accept queue is full (listen(0),
     // nothing accepted) drops further SYNs, so the connect stays pending.
     Socket full(AF_INET, SOCK_STREAM);
@@ -269,7 +269,9 @@ TEST(Streams, PeerResetAndHalfClose) {
     auto handler = [](StreamReader r, StreamWriter w) -> Task<void> {
       co_await r.readline();
       auto* sock = std::any_cast<Socket*>(w.get_extra_info("socket"));
-      struct linger lg {1, 0};
+      struct linger lg {
+        1, 0
+      };
       ::setsockopt(sock->fileno(), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
       w.transport()->abort();
     };
@@ -403,7 +405,8 @@ TEST(Streams, CPythonClientAgainstOurServer) {
     const std::string script = R"(
 import asyncio
 async def main():
-    r, w = await asyncio.open_connection('127.0.0.1', )" + std::to_string(port_of(server)) + R"()
+    r, w = await asyncio.open_connection('127.0.0.1', )" +
+                               std::to_string(port_of(server)) + R"()
     total = b''
     for i in range(100):
         msg = (b'%d:' % i) * (i + 1) + b'\n'
@@ -463,13 +466,12 @@ TEST(Streams, TenThousandConnections) {
       }
       std::vector<Task<bool>> trips;
       for (int i = 0; i < kClients; ++i) {
-        trips.push_back(aio::create_task(
-            [](StreamReader r, StreamWriter w, int n) -> Task<bool> {
-              const std::string msg = std::to_string(n) + "\n";
-              w.write(msg);
-              co_await w.drain();
-              co_return co_await r.readline() == msg;
-            }(conns[i].first, conns[i].second, i)));
+        trips.push_back(aio::create_task([](StreamReader r, StreamWriter w, int n) -> Task<bool> {
+          const std::string msg = std::to_string(n) + "\n";
+          w.write(msg);
+          co_await w.drain();
+          co_return co_await r.readline() == msg;
+        }(conns[i].first, conns[i].second, i)));
       }
       int ok = 0;
       for (auto& t : trips) ok += (co_await t) ? 1 : 0;
@@ -580,9 +582,11 @@ TEST(Protocols, CreateConnectionAndServer) {
     EXPECT_TRUE(transport->get_extra_info("sockname").has_value());
     EXPECT_FALSE(transport->get_extra_info("nonexistent").has_value());
     EXPECT_EQ(std::any_cast<int>(transport->get_extra_info("nonexistent", 7)), 7);
-    EXPECT_EQ(transport->get_write_buffer_limits(), (std::pair<std::size_t, std::size_t>(16384, 65536)));
+    EXPECT_EQ(transport->get_write_buffer_limits(),
+              (std::pair<std::size_t, std::size_t>(16384, 65536)));
     transport->set_write_buffer_limits(std::nullopt, 100);
-    EXPECT_EQ(transport->get_write_buffer_limits(), (std::pair<std::size_t, std::size_t>(100, 400)));
+    EXPECT_EQ(transport->get_write_buffer_limits(),
+              (std::pair<std::size_t, std::size_t>(100, 400)));
     EXPECT_RAISES_MSG(transport->set_write_buffer_limits(10, 20), batteries::ValueError,
                       "high (10) must be >= low (20) must be >= 0");
     transport->writelines({"abc", "", "def", "ghi"});
@@ -739,6 +743,44 @@ TEST(Protocols, Errors) {
   aio::run(main());
 }
 
+TEST(Protocols, WritelinesManyPiecesKeepsOrder) {
+  NoFdLeak leaks;
+  auto main = []() -> Task<void> {
+    auto& loop = aio::get_running_loop();
+    std::shared_ptr<Recorder> peer;
+    auto server = co_await aio::create_server(
+        loop,
+        [&peer] {
+          peer = std::make_shared<Recorder>();
+          return peer;
+        },
+        "127.0.0.1", 0);
+    auto [transport, protocol] = co_await aio::create_connection(
+        loop, [] { return std::make_shared<Recorder>(); }, "127.0.0.1", port_of(server));
+    // 300 pieces (more than one sendmsg takes), some empty, 3.3 MB in all: more than the
+    // socket takes at once, so the rest is buffered mid-piece.
+    std::vector<std::string> storage;
+    std::string expected;
+    for (int i = 0; i < 300; ++i) {
+      storage.push_back(i % 7 == 0 ? std::string()
+                                   : std::string(11000 + i, static_cast<char>('A' + i % 26)));
+      expected += storage.back();
+    }
+    std::vector<std::string_view> pieces(storage.begin(), storage.end());
+    transport->writelines(pieces);
+    storage.clear();  // the transport copied what it did not send
+    for (int i = 0; i < 2000 && (!peer || peer->data.size() < expected.size()); ++i) {
+      co_await aio::sleep(0.005);
+    }
+    EXPECT_TRUE(peer && peer->data == expected);
+    transport->close();
+    peer->transport->close();
+    server.close();
+    co_await server.wait_closed();
+  };
+  aio::run(main());
+}
+
 TEST(Protocols, LoopClosedWithOpenTransportsReleasesThem) {
   NoFdLeak leaks;
   std::weak_ptr<aio::Transport> client_transport;
@@ -781,7 +823,8 @@ TEST(Servers, ServeForeverAndRun) {
     forever.cancel();
     EXPECT_RAISES(co_await forever, aio::CancelledError);
     EXPECT_FALSE(server.is_serving());
-    EXPECT_RAISES(co_await aio::open_connection("127.0.0.1", port), batteries::ConnectionRefusedError);
+    EXPECT_RAISES(co_await aio::open_connection("127.0.0.1", port),
+                  batteries::ConnectionRefusedError);
     EXPECT_RAISES_MSG(co_await server.serve_forever(), batteries::RuntimeError,
                       "server " + server.repr() + " is closed");
 
@@ -808,7 +851,7 @@ TEST(Servers, WaitClosedWaitsForConnections) {
     auto waiting = aio::create_task(server.wait_closed());
     co_await aio::sleep(0.02);
     EXPECT_FALSE(waiting.done());  // the connection is still open
-    w.write("b\n");  // and still served
+    w.write("b\n");                // and still served
     EXPECT_EQ(co_await r.readline(), "b\n");
     w.close();
     co_await aio::wait_for(waiting, 5.0);

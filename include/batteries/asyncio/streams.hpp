@@ -295,7 +295,8 @@ Task<std::pair<StreamReader, StreamWriter>> open_unix_connection(
 
 /// Python's asyncio.start_unix_server(client_connected_cb, path=None, **options).
 template <ClientConnectedCallback F>
-Task<Server> start_unix_server(F client_connected_cb, std::optional<std::string> path = std::nullopt,
+Task<Server> start_unix_server(F client_connected_cb,
+                               std::optional<std::string> path = std::nullopt,
                                StartUnixServerOptions options = {}) {
   return detail::start_unix_server_impl(
       detail::erase_client_connected(std::move(client_connected_cb)), std::move(path),

@@ -7,9 +7,10 @@
 //   protocol.eof_received()                   bool eof_received()
 //   protocol.connection_lost(exc)             void connection_lost(std::exception_ptr exc)
 //   transport.write(data)                     transport->write(data)
-//   transport.get_extra_info('peername')      std::any_cast<Address>(transport->get_extra_info("peername"))
-//   await loop.create_connection(P, h, p)     co_await create_connection(loop, factory, h, p)
-//   await loop.create_server(P, h, p)         co_await create_server(loop, factory, h, p)
+//   transport.get_extra_info('peername')
+//   std::any_cast<Address>(transport->get_extra_info("peername")) await loop.create_connection(P,
+//   h, p)     co_await create_connection(loop, factory, h, p) await loop.create_server(P, h, p)
+//   co_await create_server(loop, factory, h, p)
 //
 // A protocol factory is any callable returning std::shared_ptr<P> (P a Protocol,
 // BufferedProtocol or DatagramProtocol): `[] { return std::make_shared<Echo>(); }`. The loop
@@ -117,9 +118,7 @@ class DatagramProtocol : public BaseProtocol {
 /// Python's asyncio.SubprocessProtocol.
 class SubprocessProtocol : public BaseProtocol {
  public:
-  virtual void connection_made(std::shared_ptr<SubprocessTransport> transport) {
-    (void)transport;
-  }
+  virtual void connection_made(std::shared_ptr<SubprocessTransport> transport) { (void)transport; }
   /// The child wrote data to its stdout (fd 1) or stderr (fd 2).
   virtual void pipe_data_received(int fd, std::string_view data) {
     (void)fd;
@@ -358,8 +357,8 @@ struct CreateConnectionOptions {
 /// Python's loop.create_server() keyword arguments.
 struct CreateServerOptions {
   std::shared_ptr<ssl::SSLContext> ssl = {};
-  int family = 0;  ///< AF_UNSPEC: every address host resolves to
-  int flags = 1;   ///< AI_PASSIVE
+  int family = 0;                   ///< AF_UNSPEC: every address host resolves to
+  int flags = 1;                    ///< AI_PASSIVE
   std::optional<Socket> sock = {};  ///< an already bound socket (then no host or port)
   int backlog = 100;
   std::optional<bool> reuse_address = {};  ///< default true on POSIX
@@ -417,8 +416,8 @@ struct StartTlsOptions {
 
 /// A protocol factory for P: a callable returning std::shared_ptr<P>.
 template <class F, class P>
-concept ProtocolFactoryOf = std::invocable<F&> && std::convertible_to<std::invoke_result_t<F&>,
-                                                                    std::shared_ptr<P>>;
+concept ProtocolFactoryOf =
+    std::invocable<F&> && std::convertible_to<std::invoke_result_t<F&>, std::shared_ptr<P>>;
 
 template <class F>
 using factory_protocol_t = typename std::invoke_result_t<F&>::element_type;
@@ -443,8 +442,8 @@ Task<StreamPair> connect_accepted_socket_impl(EventLoop& loop, AnyProtocolFactor
                                               Socket sock, ConnectAcceptedSocketOptions options);
 Task<std::pair<std::shared_ptr<DatagramTransport>, std::shared_ptr<BaseProtocol>>>
 create_datagram_endpoint_impl(EventLoop& loop, AnyProtocolFactory factory,
-                              std::optional<Address> local_addr,
-                              std::optional<Address> remote_addr, DatagramEndpointOptions options);
+                              std::optional<Address> local_addr, std::optional<Address> remote_addr,
+                              DatagramEndpointOptions options);
 
 /// [host], or [] for nullopt (out of line: GCC 12 warns falsely on the inline form).
 std::vector<std::string> host_list(std::optional<std::string> host);
@@ -466,9 +465,9 @@ Task<std::pair<std::shared_ptr<Transport>, std::shared_ptr<P>>> typed_pair(Task<
 
 /// A factory of stream protocols (Protocol or BufferedProtocol).
 template <class F>
-concept StreamProtocolFactory =
-    ProtocolFactoryOf<F, BaseProtocol> && (std::derived_from<factory_protocol_t<F>, Protocol> ||
-                                           std::derived_from<factory_protocol_t<F>, BufferedProtocol>);
+concept StreamProtocolFactory = ProtocolFactoryOf<F, BaseProtocol> &&
+    (std::derived_from<factory_protocol_t<F>, Protocol> ||
+     std::derived_from<factory_protocol_t<F>, BufferedProtocol>);
 
 /// Python's loop.create_connection(protocol_factory, host, port, **options): connects over
 /// TCP (trying each address getaddrinfo gives, or racing them with happy_eyeballs_delay),
@@ -478,9 +477,9 @@ template <StreamProtocolFactory F>
 Task<std::pair<std::shared_ptr<Transport>, std::shared_ptr<factory_protocol_t<F>>>>
 create_connection(EventLoop& loop, F protocol_factory, std::optional<std::string> host,
                   std::optional<int> port, CreateConnectionOptions options = {}) {
-  return detail::typed_pair<factory_protocol_t<F>>(detail::create_connection_impl(
-      loop, detail::erase_factory(std::move(protocol_factory)), std::move(host), port,
-      std::move(options)));
+  return detail::typed_pair<factory_protocol_t<F>>(
+      detail::create_connection_impl(loop, detail::erase_factory(std::move(protocol_factory)),
+                                     std::move(host), port, std::move(options)));
 }
 
 /// Python's loop.create_server(protocol_factory, host, port, **options). host nullopt or ""
@@ -507,15 +506,16 @@ template <StreamProtocolFactory F>
 Task<std::pair<std::shared_ptr<Transport>, std::shared_ptr<factory_protocol_t<F>>>>
 create_unix_connection(EventLoop& loop, F protocol_factory, std::optional<std::string> path,
                        CreateUnixConnectionOptions options = {}) {
-  return detail::typed_pair<factory_protocol_t<F>>(detail::create_unix_connection_impl(
-      loop, detail::erase_factory(std::move(protocol_factory)), std::move(path),
-      std::move(options)));
+  return detail::typed_pair<factory_protocol_t<F>>(
+      detail::create_unix_connection_impl(loop, detail::erase_factory(std::move(protocol_factory)),
+                                          std::move(path), std::move(options)));
 }
 
 /// Python's loop.create_unix_server(protocol_factory, path=None, **options). A stale socket
 /// file at path is removed first, as Python does.
 template <StreamProtocolFactory F>
-Task<Server> create_unix_server(EventLoop& loop, F protocol_factory, std::optional<std::string> path,
+Task<Server> create_unix_server(EventLoop& loop, F protocol_factory,
+                                std::optional<std::string> path,
                                 CreateUnixServerOptions options = {}) {
   return detail::create_unix_server_impl(loop, detail::erase_factory(std::move(protocol_factory)),
                                          std::move(path), std::move(options));
@@ -527,9 +527,9 @@ template <StreamProtocolFactory F>
 Task<std::pair<std::shared_ptr<Transport>, std::shared_ptr<factory_protocol_t<F>>>>
 connect_accepted_socket(EventLoop& loop, F protocol_factory, Socket sock,
                         ConnectAcceptedSocketOptions options = {}) {
-  return detail::typed_pair<factory_protocol_t<F>>(detail::connect_accepted_socket_impl(
-      loop, detail::erase_factory(std::move(protocol_factory)), std::move(sock),
-      std::move(options)));
+  return detail::typed_pair<factory_protocol_t<F>>(
+      detail::connect_accepted_socket_impl(loop, detail::erase_factory(std::move(protocol_factory)),
+                                           std::move(sock), std::move(options)));
 }
 
 namespace detail {
@@ -546,11 +546,11 @@ Task<std::pair<std::shared_ptr<DatagramTransport>, std::shared_ptr<P>>> typed_da
 /// remote_addr=None, **options): a UDP (or AF_UNIX datagram) endpoint.
 template <class F>
 requires ProtocolFactoryOf<F, DatagramProtocol>
-Task<std::pair<std::shared_ptr<DatagramTransport>, std::shared_ptr<factory_protocol_t<F>>>>
-create_datagram_endpoint(EventLoop& loop, F protocol_factory,
-                         std::optional<Address> local_addr = std::nullopt,
-                         std::optional<Address> remote_addr = std::nullopt,
-                         DatagramEndpointOptions options = {}) {
+    Task<std::pair<std::shared_ptr<DatagramTransport>, std::shared_ptr<factory_protocol_t<F>>>>
+    create_datagram_endpoint(EventLoop& loop, F protocol_factory,
+                             std::optional<Address> local_addr = std::nullopt,
+                             std::optional<Address> remote_addr = std::nullopt,
+                             DatagramEndpointOptions options = {}) {
   return detail::typed_datagram_pair<factory_protocol_t<F>>(detail::create_datagram_endpoint_impl(
       loop, detail::erase_factory(std::move(protocol_factory)), std::move(local_addr),
       std::move(remote_addr), std::move(options)));
