@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
       {"errors", tour::errors},
       {"asyncio", tour::asyncio},
       {"enum", tour::enum_},
+      {"networking", tour::networking},
       {"pathlib", tour::pathlib},
       {"selectors", tour::selectors},
       {"statistics", tour::statistics},

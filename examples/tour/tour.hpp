@@ -13,6 +13,7 @@ inline void heading(std::string_view title) { fmt::print("\n== {} ==\n", title);
 void asyncio();
 void errors();
 void enum_();  // `enum` is a C++ keyword
+void networking();
 void pathlib();
 void selectors();
 void statistics();
