@@ -781,6 +781,52 @@ TEST(Protocols, WritelinesManyPiecesKeepsOrder) {
   aio::run(main());
 }
 
+TEST(Protocols, ReusePortAndConnectAcceptedSocket) {
+  NoFdLeak leaks;
+  auto main = []() -> Task<void> {
+    auto& loop = aio::get_running_loop();
+    auto factory = [] { return std::make_shared<EchoProtocol>(); };
+    // reuse_port: a second server binds the same port.
+    aio::CreateServerOptions first_options{.reuse_port = true};
+    auto creating = aio::create_server(loop, factory, "127.0.0.1", 0, std::move(first_options));
+    auto first = co_await std::move(creating);
+    const int port = port_of(first);
+    aio::CreateServerOptions second_options{.reuse_port = true};
+    auto creating2 =
+        aio::create_server(loop, factory, "127.0.0.1", port, std::move(second_options));
+    auto second = co_await std::move(creating2);
+    EXPECT_EQ(port_of(second), port);
+    EXPECT_EQ(first.sockets().at(0).getsockopt(SOL_SOCKET, SO_REUSEPORT), 1);
+    first.close();
+    second.close();
+    co_await first.wait_closed();
+    co_await second.wait_closed();
+
+    // connect_accepted_socket: a socket accepted by hand becomes an echo connection.
+    Socket listening(AF_INET, SOCK_STREAM);
+    listening.bind(InetAddress{"127.0.0.1", 0});
+    listening.listen();
+    const int lport = std::get<InetAddress>(listening.getsockname()).port;
+    auto client = aio::create_task(aio::open_connection("127.0.0.1", lport));
+    auto [conn, peer] = co_await aio::sock_accept(loop, listening);
+    auto wrapping = aio::connect_accepted_socket(loop, factory, std::move(conn));
+    auto [transport, protocol] = co_await std::move(wrapping);
+    EXPECT_EQ(std::any_cast<Address>(transport->get_extra_info("peername")), peer);
+    auto [r, w] = co_await client;
+    w.write("accepted\n");
+    EXPECT_EQ(co_await r.readline(), "accepted\n");
+    w.close();
+    co_await w.wait_closed();
+    transport->close();
+    // A datagram socket is refused, as Python refuses it.
+    Socket udp(AF_INET, SOCK_DGRAM);
+    auto refusing = aio::connect_accepted_socket(loop, factory, std::move(udp));
+    EXPECT_RAISES(co_await std::move(refusing), batteries::ValueError);
+    co_await aio::sleep(0.01);
+  };
+  aio::run(main());
+}
+
 TEST(Protocols, LoopClosedWithOpenTransportsReleasesThem) {
   NoFdLeak leaks;
   std::weak_ptr<aio::Transport> client_transport;
