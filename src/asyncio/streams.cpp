@@ -234,9 +234,11 @@ class StreamReaderProtocol final : public Protocol, public FlowControl {
     if (m_reader) m_reader->set_transport(transport);
     m_over_ssl = transport->get_extra_info("sslcontext").has_value();
     if (!m_cb) return;
-    m_writer.emplace(transport, std::shared_ptr<FlowControl>(m_self.lock(), this), m_reader,
-                     loop());
-    auto task = m_cb(*m_reader, *m_writer);
+    // The writer refers to this protocol; the protocol keeps no writer, so that no cycle
+    // outlives the connection.
+    StreamWriter writer(transport, std::shared_ptr<FlowControl>(m_self.lock(), this), m_reader,
+                        loop());
+    auto task = m_cb(*m_reader, std::move(writer));
     if (!task) return;
     // Python 3.12: an error in the callback is reported and the connection closed.
     auto started = create_task(std::move(task));
@@ -272,7 +274,6 @@ class StreamReaderProtocol final : public Protocol, public FlowControl {
       }
     }
     flow_lost(exc);
-    m_writer.reset();
     m_transport.reset();
   }
 
@@ -290,7 +291,6 @@ class StreamReaderProtocol final : public Protocol, public FlowControl {
   Future<void> get_close_waiter() override { return m_closed; }
   [[nodiscard]] bool is_server_side() const noexcept override { return static_cast<bool>(m_cb); }
   void replace_writer(const StreamWriter& writer) override {
-    if (m_writer) m_writer.emplace(writer);
     m_transport = writer.transport();
     m_over_ssl = m_transport->get_extra_info("sslcontext").has_value();
   }
@@ -302,7 +302,6 @@ class StreamReaderProtocol final : public Protocol, public FlowControl {
   ClientConnected m_cb;
   Future<void> m_closed;
   std::shared_ptr<Transport> m_transport;
-  std::optional<StreamWriter> m_writer;
   bool m_over_ssl = false;
 };
 

@@ -436,6 +436,27 @@ asyncio.run(main())
   EXPECT_EQ(*out, std::to_string(expected) + "\n");
 }
 
+TEST(Streams, LoopClosedWithOpenStreamsFreesThem) {
+  NoFdLeak leaks;
+  std::weak_ptr<aio::Transport> transport;
+  {
+    auto loop = aio::new_event_loop();
+    auto body = [&]() -> Task<void> {
+      auto server = co_await aio::start_server(echo, "127.0.0.1", 0);
+      auto [r, w] = co_await aio::open_connection("127.0.0.1", port_of(server));
+      transport = w.transport();
+      w.write("x\n");
+      co_await w.drain();
+      EXPECT_EQ(co_await r.readline(), "x\n");
+      // The server, both ends and the echo task stay open.
+    };
+    aio::run_until_complete(*loop, body());
+    loop->set_exception_handler([](aio::EventLoop&, const aio::ExceptionContext&) {});
+    loop->close();
+  }                                  // the pending echo task is dropped with the loop
+  EXPECT_TRUE(transport.expired());  // and under ASan, LeakSanitizer finds no cycle left
+}
+
 TEST(Streams, TenThousandConnections) {
   NoFdLeak leaks;
   // The clients live in a child process, so that each side has 10,000 descriptors. Both
