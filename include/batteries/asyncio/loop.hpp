@@ -61,6 +61,7 @@ class LoopResource {
   LoopResource* m_prev_resource = nullptr;
   LoopResource* m_next_resource = nullptr;
 };
+
 /// The loop's default executor and its channel for other threads (asyncio/threads.hpp).
 class LoopThreads;
 /// close(): closes that channel and shuts the default executor down, joining its threads
