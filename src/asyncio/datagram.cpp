@@ -33,19 +33,11 @@ namespace {
 
 using detail::SockAddr;
 
-// Python's _SelectorTransport.max_size: the largest datagram read whole; the rest of a
-// larger one is lost, as recvfrom(2) discards it.
-constexpr std::size_t kMaxDatagramSize = std::size_t{256} * 1024;
+// Python's _SelectorTransport.max_size (kMaxReadSize): the largest datagram read whole; the
+// rest of a larger one is lost, as recvfrom(2) discards it.
+constexpr std::size_t kMaxDatagramSize = detail::kMaxReadSize;
 // Python's default write-buffer limits (_FlowControlMixin).
 constexpr std::size_t kDefaultHighWater = std::size_t{64} * 1024;
-
-/// The buffer datagram_received() views, one per thread (a loop runs in one thread),
-/// allocated on the first datagram.
-char* datagram_buffer() {
-  thread_local std::vector<char> buffer;
-  if (buffer.empty()) buffer.resize(kMaxDatagramSize);
-  return buffer.data();
-}
 
 /// Python's truth value of an address argument: None and '' are false.
 bool truthy(const std::optional<Address>& address) {
@@ -322,7 +314,7 @@ class SelectorDatagramTransport final : public DatagramTransport {
   /// Python's _read_ready: one datagram per readiness, as Python reads.
   void read_ready() {
     if (m_conn_lost != 0) return;
-    char* buf = datagram_buffer();
+    char* buf = detail::read_buffer();  // the thread's, shared with the other transports
     SockAddr from;
     from.len = sizeof from.storage;
     const ssize_t n = ::recvfrom(m_fd, buf, kMaxDatagramSize, 0,

@@ -58,6 +58,8 @@ extern char** environ;  // NOLINT(readability-redundant-declaration): unistd.h h
 #define BATTERIES_CHILD_CODE \
   __attribute__((noinline, no_sanitize("address", "thread", "undefined")))
 
+#include "transport_impl.hpp"
+
 namespace batteries::asyncio {
 
 namespace detail {
@@ -489,14 +491,7 @@ ExitWatch watch_exit(pid_t pid) {
 // ---- the pipe transports --------------------------------------------------------------------
 
 /// Python's _UnixReadPipeTransport.max_size: the most read in one loop iteration.
-constexpr std::size_t kMaxPipeRead = std::size_t{256} * 1024;
-
-/// The read buffer the read pipes of a thread share: data_received() sees a view of it that
-/// is valid only during the call, and a loop runs one callback at a time.
-char* read_buffer() {
-  thread_local std::vector<char> buffer(kMaxPipeRead);
-  return buffer.data();
-}
+constexpr std::size_t kMaxPipeRead = detail::kMaxReadSize;
 
 /// "closed", "closing" or nothing, then fd=N, then the polling state, as Python's repr.
 std::string pipe_repr_head(std::string_view name, int fd, bool open, bool closing) {
@@ -634,7 +629,7 @@ class ReadPipeTransport final : public PipeTransport {
   }
 
   void read_ready() {
-    char* buffer = read_buffer();
+    char* buffer = detail::read_buffer();  // the thread's, shared with the other transports
     const ssize_t n = ::read(m_fd, buffer, kMaxPipeRead);
     if (n < 0) {
       if (retry_later(errno)) return;

@@ -4,6 +4,7 @@
 #include <batteries/asyncio/transports.hpp>
 
 #include <any>
+#include <cstddef>
 #include <exception>
 #include <memory>
 #include <string>
@@ -19,6 +20,14 @@ void server_attach(ServerState* server) noexcept;
 void server_detach(ServerState* server) noexcept;
 
 using ExtraInfo = std::vector<std::pair<std::string, std::any>>;
+
+/// Python's max_size of its selector and pipe transports: the most one read takes.
+inline constexpr std::size_t kMaxReadSize = std::size_t{256} * 1024;
+/// The kMaxReadSize bytes that every socket, datagram and pipe transport of the calling
+/// thread reads into (transports.cpp), allocated on the first read, so that an idle
+/// transport owns no read buffer. A protocol sees a view of it that is valid only during
+/// its callback; a loop runs one callback at a time, so one buffer serves them all.
+char* read_buffer();
 
 /// A stream transport over a connected socket (Python's _SelectorSocketTransport). The
 /// socket is made non-blocking and TCP_NODELAY (for TCP). protocol->connection_made() runs

@@ -30,20 +30,10 @@ namespace batteries::asyncio {
 
 namespace {
 
-// Python's selector_events max_size: the most one read takes.
-constexpr std::size_t kMaxReadSize = 256 * 1024;
 // Python's default write-buffer limits.
 constexpr std::size_t kDefaultHighWater = 64 * 1024;
 // Python's ACCEPT_RETRY_DELAY: accept() pauses this long when out of descriptors.
 constexpr double kAcceptRetryDelay = 1.0;
-
-/// The read buffer that data_received() views, one per thread (a loop runs in one thread),
-/// allocated on the first read: idle connections have no buffer of their own.
-char* read_buffer() {
-  thread_local std::unique_ptr<char[]> buffer;
-  if (!buffer) buffer.reset(new char[kMaxReadSize]);
-  return buffer.get();
-}
 
 std::exception_ptr errno_exception(int err) {
   try {
@@ -89,6 +79,12 @@ std::any BaseTransport::get_extra_info(std::string_view name, std::any default_)
 // ---- helpers shared with TLS and subprocesses --------------------------------------------------
 
 namespace detail {
+
+char* read_buffer() {
+  thread_local std::unique_ptr<char[]> buffer;
+  if (!buffer) buffer.reset(new char[kMaxReadSize]);
+  return buffer.get();
+}
 
 bool is_stream_protocol(const BaseProtocol* protocol) noexcept {
   return dynamic_cast<const Protocol*>(protocol) != nullptr ||
