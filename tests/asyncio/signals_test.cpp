@@ -11,7 +11,6 @@
 #include <chrono>
 #include <csignal>
 #include <cstdint>
-#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iterator>
@@ -22,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "fd_leaks.hpp"
 #include "fds.hpp"
 #include "raises.hpp"
 
@@ -34,25 +34,7 @@ using batteries::ValueError;
 
 namespace {
 
-int open_fd_count() {
-  int n = 0;
-  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
-    ++n;
-  }
-  return n;
-}
-
-// Checks, at the end of a test, that it left no descriptor open.
-class NoFdLeak {
- public:
-  NoFdLeak() : m_before(open_fd_count()) {}
-  NoFdLeak(const NoFdLeak&) = delete;
-  NoFdLeak& operator=(const NoFdLeak&) = delete;
-  ~NoFdLeak() { EXPECT_EQ(open_fd_count(), m_before) << "a descriptor leaked"; }
-
- private:
-  int m_before;
-};
+using batteries::testing::NoFdLeak;
 
 // The current disposition of sig.
 struct sigaction disposition(int sig) {

@@ -11,7 +11,6 @@
 #include <batteries/asyncio.hpp>
 #include <cstddef>
 #include <cstdint>
-#include <filesystem>
 #include <optional>
 #include <string>
 #include <thread>
@@ -19,6 +18,7 @@
 #include <variant>
 #include <vector>
 
+#include "fd_leaks.hpp"
 #include "python.hpp"
 #include "raises.hpp"
 
@@ -33,25 +33,7 @@ using batteries::TimeoutError;
 
 namespace {
 
-int open_fd_count() {
-  int n = 0;
-  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
-    ++n;
-  }
-  return n;
-}
-
-// Checks, at the end of a test, that it left no descriptor open.
-class NoFdLeak {
- public:
-  NoFdLeak() : m_before(open_fd_count()) {}
-  NoFdLeak(const NoFdLeak&) = delete;
-  NoFdLeak& operator=(const NoFdLeak&) = delete;
-  ~NoFdLeak() { EXPECT_EQ(open_fd_count(), m_before) << "a descriptor leaked"; }
-
- private:
-  int m_before;
-};
+using batteries::testing::NoFdLeak;
 
 std::uint16_t port_of(const Address& address) { return std::get<InetAddress>(address).port; }
 

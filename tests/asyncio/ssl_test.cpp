@@ -14,7 +14,6 @@
 #include <batteries/ssl.hpp>
 #include <cerrno>
 #include <cstddef>
-#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -24,6 +23,7 @@
 #include <vector>
 
 #include "certs.hpp"
+#include "fd_leaks.hpp"
 #include "fs.hpp"
 #include "python.hpp"
 #include "raises.hpp"
@@ -44,26 +44,15 @@ using batteries::testing::test_certs;
 
 namespace {
 
-int open_fd_count() {
-  int n = 0;
-  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
-    ++n;
-  }
-  return n;
-}
-
-// Checks, at the end of a test, that it left no descriptor open. The certificates are made
-// first: their files are closed, but OpenSSL's first use may keep something.
-class NoFdLeak {
- public:
-  NoFdLeak() : m_before((test_certs(), open_fd_count())) {}
-  NoFdLeak(const NoFdLeak&) = delete;
-  NoFdLeak& operator=(const NoFdLeak&) = delete;
-  ~NoFdLeak() { EXPECT_EQ(open_fd_count(), m_before) << "a descriptor leaked"; }
-
- private:
-  int m_before;
+// The certificates are made first: their files are closed, but OpenSSL's first use may keep
+// something open.
+struct CertsMade {
+  CertsMade() { test_certs(); }
 };
+
+// Checks, at the end of a test, that it left no descriptor open (after making the
+// certificates: the bases are made in order).
+class NoFdLeak : private CertsMade, public batteries::testing::NoFdLeak {};
 
 std::shared_ptr<ssl::SSLContext> server_context(const std::string& cert, const std::string& key) {
   auto ctx = ssl::SSLContext::create(ssl::PROTOCOL_TLS_SERVER);

@@ -10,7 +10,6 @@
 
 #include <batteries/asyncio.hpp>
 #include <cstddef>
-#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,6 +17,7 @@
 #include <variant>
 #include <vector>
 
+#include "fd_leaks.hpp"
 #include "fs.hpp"
 #include "python.hpp"
 #include "raises.hpp"
@@ -33,25 +33,7 @@ using aio::Task;
 
 namespace {
 
-int open_fd_count() {
-  int n = 0;
-  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
-    ++n;
-  }
-  return n;
-}
-
-// Checks, at the end of a test, that it left no descriptor open.
-class NoFdLeak {
- public:
-  NoFdLeak() : m_before(open_fd_count()) {}
-  NoFdLeak(const NoFdLeak&) = delete;
-  NoFdLeak& operator=(const NoFdLeak&) = delete;
-  ~NoFdLeak() { EXPECT_EQ(open_fd_count(), m_before) << "a descriptor leaked"; }
-
- private:
-  int m_before;
-};
+using batteries::testing::NoFdLeak;
 
 int port_of(const Server& server) {
   return std::get<InetAddress>(server.sockets().at(0).getsockname()).port;

@@ -13,7 +13,6 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <optional>
@@ -24,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "fd_leaks.hpp"
 #include "fds.hpp"
 #include "fs.hpp"
 #include "python.hpp"
@@ -45,25 +45,7 @@ namespace {
 
 // ---- helpers --------------------------------------------------------------------------------
 
-int open_fd_count() {
-  int n = 0;
-  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
-    ++n;
-  }
-  return n;
-}
-
-// Checks, at the end of a test, that it left no descriptor open.
-class NoFdLeak {
- public:
-  NoFdLeak() : m_before(open_fd_count()) {}
-  NoFdLeak(const NoFdLeak&) = delete;
-  NoFdLeak& operator=(const NoFdLeak&) = delete;
-  ~NoFdLeak() { EXPECT_EQ(open_fd_count(), m_before) << "a descriptor leaked"; }
-
- private:
-  int m_before;
-};
+using batteries::testing::NoFdLeak;
 
 // GCC 12 destroys twice an aggregate temporary that a co_await expression's call takes:
 // options that own memory (cwd, env, executable, pass_fds) are named variables here.
